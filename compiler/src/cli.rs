@@ -1,0 +1,306 @@
+//! The command line: the only module that knows argv, stdout, stderr and
+//! exit codes.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::diag::{Diagnostic, Renderer, Severity};
+use crate::pipeline::{self, Compilation, Options};
+
+/// Exit codes, shared by every command (see docs/CLI.md).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const ERROR: i32 = 1;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "jardin",
+    version,
+    about = "Compiles a hosting collective's Nickel config into Kubernetes manifests"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ErrorFormat {
+    Human,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct Global {
+    /// Colour in diagnostics (NO_COLOR turns `auto` off).
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub color: Color,
+    /// How diagnostics are printed on stderr.
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    pub error_format: ErrorFormat,
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print timings of each phase.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Where evaluated tenants are cached [default: $JARDIN_CACHE_DIR, $XDG_CACHE_HOME/jardin or ~/.cache/jardin].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Evaluate every tenant again, ignoring the cache.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+    /// Only this tenant (repeatable).
+    #[arg(long = "tenant", global = true, value_name = "ID")]
+    pub tenants: Vec<String>,
+    /// Only tenants on this cluster (repeatable).
+    #[arg(long = "cluster", global = true, value_name = "ID")]
+    pub clusters: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Validate a config root; diagnostics go to stderr.
+    Check {
+        #[arg(default_value = ".")]
+        root: PathBuf,
+        /// Treat warnings as errors (for CI).
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Write the desired state to a directory, atomically.
+    Build {
+        #[arg(default_value = ".")]
+        root: PathBuf,
+        #[arg(short, long, default_value = "out")]
+        output: PathBuf,
+    },
+    /// The apps jardin can deploy.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+    /// The embedded Nickel library (stdlib and catalog).
+    Stdlib {
+        #[command(subcommand)]
+        command: StdlibCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CatalogCommand {
+    /// One line per app.
+    List,
+    /// An app's versions, requirements, state and sizes, as JSON.
+    Show { app: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StdlibCommand {
+    /// Write the library to DIR (default: the cache directory) and print the
+    /// import path to give the Nickel language server or `nickel --import-path`.
+    Path {
+        #[arg(long)]
+        write: Option<PathBuf>,
+    },
+}
+
+struct Output {
+    renderer: Renderer,
+    format: ErrorFormat,
+    quiet: bool,
+}
+
+impl Output {
+    fn new(g: &Global) -> Self {
+        let color = match g.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+            }
+        };
+        Output {
+            renderer: Renderer::new(color),
+            format: g.error_format,
+            quiet: g.quiet,
+        }
+    }
+
+    fn diagnostics(&self, diags: &[Diagnostic]) {
+        let mut err = std::io::stderr().lock();
+        for d in diags {
+            if self.quiet && d.severity == Severity::Warning {
+                continue;
+            }
+            let text = match self.format {
+                ErrorFormat::Human => self.renderer.render(d),
+                ErrorFormat::Json => serde_json::to_string(&d.to_json()).unwrap_or_default() + "\n",
+            };
+            let _ = err.write_all(text.as_bytes());
+        }
+    }
+
+    fn summary(&self, c: &Compilation) {
+        if self.quiet || self.format == ErrorFormat::Json {
+            return;
+        }
+        let (e, w) = (c.errors(), c.warnings());
+        if e > 0 || w > 0 {
+            eprintln!(
+                "{} error{}, {} warning{}",
+                e,
+                if e == 1 { "" } else { "s" },
+                w,
+                if w == 1 { "" } else { "s" }
+            );
+        }
+    }
+}
+
+fn options(g: &Global, root: PathBuf) -> Options {
+    let cache = if g.no_cache {
+        None
+    } else {
+        g.cache_dir
+            .clone()
+            .or_else(crate::eval::DiskCache::default_dir)
+    };
+    Options {
+        root,
+        cache,
+        tenants: g.tenants.clone(),
+        clusters: g.clusters.clone(),
+    }
+}
+
+fn timings(g: &Global, c: &Compilation) {
+    if g.verbose {
+        let t = &c.timings;
+        eprintln!(
+            "tenants: {} ({} from cache); eval {:?}, check {:?}, emit {:?}, schema {:?}; objects: {}",
+            t.tenants, t.cached, t.eval, t.check, t.emit, t.schema, c.objects.len()
+        );
+    }
+}
+
+pub fn run(cli: Cli) -> i32 {
+    let out = Output::new(&cli.global);
+    let g = &cli.global;
+    match cli.command {
+        Command::Check {
+            root,
+            deny_warnings,
+        } => {
+            let c = pipeline::compile(&options(g, root));
+            out.diagnostics(&c.diagnostics);
+            out.summary(&c);
+            timings(g, &c);
+            if c.errors() > 0 || (deny_warnings && c.warnings() > 0) {
+                exit::ERROR
+            } else {
+                if !g.quiet && g.error_format == ErrorFormat::Human {
+                    eprintln!(
+                        "ok: {} tenants, {} objects",
+                        c.tenants.len(),
+                        c.objects.len()
+                    );
+                }
+                exit::OK
+            }
+        }
+        Command::Build { root, output } => {
+            let c = pipeline::compile(&options(g, root));
+            out.diagnostics(&c.diagnostics);
+            out.summary(&c);
+            if c.errors() > 0 {
+                timings(g, &c);
+                if !g.quiet {
+                    eprintln!("nothing written to {}", output.display());
+                }
+                return exit::ERROR;
+            }
+            let files = c.files();
+            if let Err(e) = crate::emit::write::write_dir_atomically(&output, &files) {
+                out.diagnostics(&[Diagnostic::error(
+                    "J0008",
+                    format!("cannot write {}: {e}", output.display()),
+                )
+                .with_help("the previous output, if any, is left as it was")]);
+                return exit::ERROR;
+            }
+            timings(g, &c);
+            if !g.quiet {
+                eprintln!(
+                    "wrote {} files for {} tenants to {}",
+                    files.len(),
+                    c.tenants.len(),
+                    output.display()
+                );
+            }
+            exit::OK
+        }
+        Command::Catalog { command } => {
+            let catalog = match pipeline::catalog() {
+                Ok(c) => c,
+                Err(d) => {
+                    out.diagnostics(&d);
+                    return exit::ERROR;
+                }
+            };
+            match command {
+                CatalogCommand::List => {
+                    for (id, app) in catalog {
+                        println!("{id:<12} {:<10} {}", app.versions.default, app.description);
+                    }
+                    exit::OK
+                }
+                CatalogCommand::Show { app } => match catalog.get(&app) {
+                    Some(a) => {
+                        println!("{}", serde_json::to_string_pretty(a).unwrap_or_default());
+                        exit::OK
+                    }
+                    None => {
+                        out.diagnostics(&[Diagnostic::error(
+                            "J0103",
+                            format!("unknown app \"{app}\""),
+                        )
+                        .with_help(crate::diag::hint(&app, catalog.keys().map(String::as_str)))]);
+                        exit::ERROR
+                    }
+                },
+            }
+        }
+        Command::Stdlib {
+            command: StdlibCommand::Path { write },
+        } => {
+            let dir = write
+                .or_else(|| crate::eval::DiskCache::default_dir().map(|d| d.join("stdlib")))
+                .unwrap_or_else(|| PathBuf::from("jardin-stdlib"));
+            match crate::eval::write_library(&dir) {
+                Ok(()) => {
+                    println!("{}", dir.display());
+                    exit::OK
+                }
+                Err(e) => {
+                    out.diagnostics(&[Diagnostic::error(
+                        "J0008",
+                        format!("cannot write {}: {e}", dir.display()),
+                    )]);
+                    exit::ERROR
+                }
+            }
+        }
+    }
+}

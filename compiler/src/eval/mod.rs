@@ -1,0 +1,261 @@
+//! Evaluation: Nickel files in, JSON values and source maps out.
+//!
+//! This is the only module that knows Nickel (see `nickel.rs`). Tenant files
+//! are evaluated independently, in parallel, one reused interpreter context
+//! per worker thread, and each result is cached on disk (see `cache.rs`).
+
+mod cache;
+mod embedded;
+mod nickel;
+
+use std::cell::RefCell;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+
+use nickel_lang_core::cache::InputFormat;
+use rayon::prelude::*;
+
+pub use cache::DiskCache;
+pub use embedded::{embedded_files, library_hash, write_library};
+
+use crate::diag::{Diagnostic, SourceFile};
+use crate::source::SourceMap;
+use nickel::{Naming, NickelContext};
+
+/// A file evaluated to JSON, with where its values came from.
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    pub value: serde_json::Value,
+    pub source_map: SourceMap,
+    pub from_cache: bool,
+}
+
+/// Contexts are recycled after this many files: a context's memory grows
+/// with every file it evaluates.
+const CONTEXT_USES: usize = 400;
+
+thread_local! {
+    /// One interpreter context per worker thread, tagged with the hash of the
+    /// collective it was loaded with.
+    static CONTEXT: RefCell<Option<(blake3::Hash, NickelContext)>> = const { RefCell::new(None) };
+    /// Set while this thread runs the interpreter, so the panic hook stays quiet.
+    static IN_NICKEL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Installs a panic hook that keeps interpreter panics off stderr: they are
+/// caught and reported as diagnostics instead.
+pub fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !IN_NICKEL.with(|f| f.get()) {
+            default(info);
+        }
+    }));
+}
+
+pub struct Evaluator {
+    root: PathBuf,
+    cache: Option<DiskCache>,
+}
+
+fn nickel_string(path: &Path) -> String {
+    let s = path.to_string_lossy();
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '%' => out.push_str("\\%"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl Evaluator {
+    /// `root` must be absolute; `cache` is where tenant results are kept.
+    pub fn new(root: &Path, cache: Option<DiskCache>) -> Self {
+        Evaluator {
+            root: root.to_path_buf(),
+            cache,
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn naming(&self) -> Naming<'_> {
+        Naming { root: &self.root }
+    }
+
+    /// Reads a file of the config root as a diagnostic-friendly source.
+    pub fn read(&self, path: &Path) -> Result<SourceFile, Diagnostic> {
+        let name = self.naming().display(&path.to_string_lossy());
+        std::fs::read_to_string(path)
+            .map(|text| SourceFile::new(name.clone(), text))
+            .map_err(|e| Diagnostic::error("J0005", format!("cannot read {name}: {e}")))
+    }
+
+    /// Evaluates `jardin.ncl` against the `Collective` contract.
+    pub fn collective(&self) -> Result<Evaluated, Vec<Diagnostic>> {
+        let path = self.root.join("jardin.ncl");
+        let file = self
+            .read(&path)
+            .map_err(|d| vec![d.with_help("a config root holds a jardin.ncl file")])?;
+        let main = format!(
+            "let jardin = import \"jardin/std.ncl\" in (import {}) | jardin.Collective",
+            nickel_string(&path)
+        );
+        let mut ctx = NickelContext::new(&[]);
+        let out = guarded(
+            || {
+                ctx.eval(
+                    &self.naming(),
+                    &path,
+                    &file.text,
+                    "collective-main.ncl",
+                    main,
+                    "",
+                )
+            },
+            &file,
+        )?;
+        Ok(Evaluated {
+            value: out.value,
+            source_map: out.source_map,
+            from_cache: false,
+        })
+    }
+
+    /// The catalog's metadata: every app without its render function.
+    pub fn catalog() -> Result<serde_json::Value, Vec<Diagnostic>> {
+        let main = "let catalog = import \"jardin/catalog/index.ncl\" in \
+                    std.record.map (fun _id app => std.record.remove \"render\" (std.record.remove \"Settings\" app)) catalog"
+            .to_string();
+        let path = PathBuf::from(format!("{}/catalog-main-user.ncl", nickel::VIRTUAL_ROOT));
+        let mut ctx = NickelContext::new(&[]);
+        let naming = Naming {
+            root: Path::new("/"),
+        };
+        ctx.eval(&naming, &path, "{}", "catalog-main.ncl", main, "")
+            .map(|o| o.value)
+    }
+
+    /// Evaluates every tenant file against the `Tenant` contract and compiles
+    /// it with the collective. Results come back in the order of `files`.
+    pub fn tenants(
+        &self,
+        files: &[PathBuf],
+        collective: &serde_json::Value,
+    ) -> Vec<Result<Evaluated, Vec<Diagnostic>>> {
+        let collective_json = serde_json::to_string(collective).unwrap_or_default();
+        let collective_hash = blake3::hash(collective_json.as_bytes());
+        files
+            .par_iter()
+            .map(|path| self.tenant(path, &collective_json, collective_hash))
+            .collect()
+    }
+
+    fn tenant(
+        &self,
+        path: &Path,
+        collective_json: &str,
+        collective_hash: blake3::Hash,
+    ) -> Result<Evaluated, Vec<Diagnostic>> {
+        let file = self.read(path).map_err(|d| vec![d])?;
+        let key = cache::Key::new(collective_hash, &file.name, &file.text);
+        if let Some(cache) = &self.cache {
+            if let Some(hit) = cache.load(&key, &file, &self.naming()) {
+                return Ok(hit);
+            }
+        }
+        let main = format!(
+            "let jardin = import \"jardin/std.ncl\" in \
+             jardin.compile_tenant (import \"collective.json\") ((import {}) | jardin.Tenant)",
+            nickel_string(path)
+        );
+        let out = CONTEXT.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let stale = match &*slot {
+                Some((h, ctx)) => *h != collective_hash || ctx.uses >= CONTEXT_USES,
+                None => true,
+            };
+            if stale {
+                let ctx =
+                    NickelContext::new(&[("collective.json", collective_json, InputFormat::Json)]);
+                *slot = Some((collective_hash, ctx));
+            }
+            let (_, ctx) = slot.as_mut().expect("context was just created");
+            let result = guarded(
+                || {
+                    ctx.eval(
+                        &self.naming(),
+                        path,
+                        &file.text,
+                        "tenant-main.ncl",
+                        main,
+                        "tenant",
+                    )
+                },
+                &file,
+            );
+            if result
+                .as_ref()
+                .err()
+                .is_some_and(|d| d.iter().any(|d| d.code == "J0006"))
+            {
+                // A panic may leave the context inconsistent: start afresh.
+                *slot = None;
+            }
+            result
+        })?;
+        if let Some(cache) = &self.cache {
+            cache.store(&key, &out);
+        }
+        Ok(Evaluated {
+            value: out.value,
+            source_map: out.source_map,
+            from_cache: false,
+        })
+    }
+}
+
+/// Runs the interpreter, turning a panic into a diagnostic on `file`.
+fn guarded<T>(
+    f: impl FnOnce() -> Result<T, Vec<Diagnostic>>,
+    file: &SourceFile,
+) -> Result<T, Vec<Diagnostic>> {
+    IN_NICKEL.with(|flag| flag.set(true));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(f));
+    IN_NICKEL.with(|flag| flag.set(false));
+    match result {
+        Ok(r) => r,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(vec![Diagnostic::error("J0006", "the Nickel interpreter crashed while evaluating this file")
+                .with_label(file.clone(), 0..file.text.len().min(1), "while evaluating this file")
+                .with_note(format!("interpreter message: {what}"))
+                .with_help("this is a bug in the interpreter; simplify the file around recent changes to work around it")])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_quoted_for_nickel() {
+        assert_eq!(
+            nickel_string(Path::new("/a/\"b\"/%{x}")),
+            "\"/a/\\\"b\\\"/\\%{x}\""
+        );
+    }
+}

@@ -1,0 +1,12 @@
+//! jardin compiles a hosting collective's infrastructure, written in Nickel,
+//! into Kubernetes manifests. See docs/ARCHITECTURE.md for the code map.
+
+pub mod check;
+pub mod cli;
+pub mod diag;
+pub mod emit;
+pub mod eval;
+pub mod model;
+pub mod pipeline;
+pub mod schema;
+pub mod source;

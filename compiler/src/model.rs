@@ -1,0 +1,349 @@
+//! The typed model: Rust mirrors of the stdlib contracts, deserialized from
+//! evaluated JSON. Fields are already validated by the contracts; the rules
+//! in `check` validate what spans files.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::source::SourceMap;
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SecretRef {
+    pub name: String,
+    pub key: String,
+}
+
+/// Where a secret comes from. Never a value: the contract rejects literals.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretSource {
+    Generate(serde_json::Value),
+    Ref(SecretRef),
+    External(String),
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Retention {
+    pub daily: u32,
+    pub weekly: u32,
+    pub monthly: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct BackupPolicy {
+    pub target: String,
+    pub schedule: String,
+    pub retention: Retention,
+    pub pitr_days: u32,
+    pub encryption_key: SecretSource,
+    pub verify_schedule: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct BackupTarget {
+    pub endpoint: String,
+    pub bucket: String,
+    pub prefix: String,
+    pub region: String,
+    pub location: String,
+    pub credentials: SecretSource,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SmtpRelay {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<SecretSource>,
+    pub dkim_selector: String,
+    pub spf_include: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Quotas {
+    pub cpu: String,
+    pub memory: String,
+    pub storage: String,
+    pub buckets: u32,
+    pub max_apps: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Plan {
+    pub description: String,
+    pub quotas: Quotas,
+    pub default_size: String,
+    pub sizes: BTreeMap<String, String>,
+    pub ha: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct PostgresService {
+    pub cluster: String,
+    pub namespace: String,
+    pub version: u32,
+    pub collation: String,
+    pub extensions: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ObjectStore {
+    pub bucket_class: String,
+    pub endpoint: String,
+    pub location: String,
+    #[serde(default)]
+    pub access_class: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Ingress {
+    pub class: String,
+    pub ipv4: Vec<String>,
+    pub ipv6: Vec<String>,
+    pub hostname: String,
+    pub cluster_issuer: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct StorageClasses {
+    pub rwo: String,
+    pub rwx: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Capacity {
+    pub cpu: String,
+    pub memory: String,
+    pub storage: String,
+    pub nodes: u32,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct ClusterServices {
+    #[serde(default)]
+    pub postgres: BTreeMap<String, PostgresService>,
+    #[serde(default)]
+    pub object_stores: BTreeMap<String, ObjectStore>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Cluster {
+    pub location: String,
+    pub kubernetes_version: String,
+    pub ingress: Ingress,
+    pub storage_classes: StorageClasses,
+    pub capacity: Capacity,
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub services: ClusterServices,
+}
+
+impl Cluster {
+    pub fn has(&self, capability: &str) -> bool {
+        self.capabilities.iter().any(|c| c == capability)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ZoneRecord {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+    pub ttl: Option<u32>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Zone {
+    pub provider: String,
+    pub ttl: u32,
+    pub exclusive: bool,
+    pub records: Vec<ZoneRecord>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Defaults {
+    pub plan: String,
+    pub backup: BackupPolicy,
+}
+
+/// `jardin.ncl`: the collective, its clusters, plans and shared services.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Collective {
+    pub name: String,
+    pub contact: String,
+    pub dmarc_report: Option<String>,
+    pub catalog_version: String,
+    pub defaults: Defaults,
+    pub plans: BTreeMap<String, Plan>,
+    pub clusters: BTreeMap<String, Cluster>,
+    pub backup_targets: BTreeMap<String, BackupTarget>,
+    pub smtp_relays: BTreeMap<String, SmtpRelay>,
+    pub zones: BTreeMap<String, Zone>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Bindings {
+    pub postgres: Option<String>,
+    pub object_store: Option<String>,
+    pub smtp: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct AppInstance {
+    pub app: String,
+    pub version: Option<String>,
+    pub host: String,
+    pub aliases: Vec<String>,
+    pub size: Option<String>,
+    pub replicas: Option<u32>,
+    pub bindings: Bindings,
+    pub secrets: BTreeMap<String, SecretSource>,
+    pub backup: serde_json::Value,
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Mail {
+    pub sending_domain: String,
+    pub relay: String,
+}
+
+/// A tenant file, after the `Tenant` contract.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Tenant {
+    pub id: String,
+    pub display_name: String,
+    pub contacts: Vec<String>,
+    pub cluster: String,
+    pub plan: Option<String>,
+    pub state: String,
+    pub zones: Vec<String>,
+    pub mail: Option<Mail>,
+    pub apps: BTreeMap<String, AppInstance>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ResolvedBindings {
+    pub postgres: Option<String>,
+    pub object_store: Option<String>,
+    pub smtp: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Resources {
+    pub cpu: String,
+    pub memory: String,
+    pub storage: String,
+}
+
+/// One app instance after resolution against the collective and catalog.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct CompiledApp {
+    pub app: String,
+    pub version: Option<String>,
+    pub namespace: String,
+    pub host: String,
+    pub hosts: Vec<String>,
+    pub size: String,
+    pub state: String,
+    pub bindings: ResolvedBindings,
+    pub missing_services: Vec<String>,
+    /// False when a reference could not be resolved; `check` says which.
+    pub rendered: bool,
+    #[serde(default)]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub replicas: Option<u32>,
+    #[serde(default)]
+    pub resources: Option<Resources>,
+    /// The objects the catalog's render function produced.
+    pub objects: Vec<serde_json::Value>,
+}
+
+/// What evaluating one tenant file gives.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct CompiledTenant {
+    pub tenant: Tenant,
+    pub plan: String,
+    pub apps: BTreeMap<String, CompiledApp>,
+}
+
+/// A tenant with where it came from.
+#[derive(Clone, Debug)]
+pub struct TenantUnit {
+    pub compiled: CompiledTenant,
+    pub source_map: SourceMap,
+    pub from_cache: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct PostgresNeed {
+    pub min_version: u32,
+    pub extensions: Vec<String>,
+    pub collation: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct BucketNeed {
+    pub purpose: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Requires {
+    pub postgres: Option<PostgresNeed>,
+    #[serde(default)]
+    pub buckets: Vec<BucketNeed>,
+    #[serde(default)]
+    pub smtp: bool,
+    #[serde(default)]
+    pub udp_ports: Vec<u16>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct StateItem {
+    pub name: String,
+    pub kind: String,
+    pub criticality: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SecretDecl {
+    pub keys: Vec<String>,
+    pub encrypts_data: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Release {
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Versions {
+    pub default: String,
+    pub available: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SizeProfile {
+    pub cpu: String,
+    pub memory: String,
+    pub storage: String,
+    pub replicas: u32,
+}
+
+/// A catalog app's metadata (everything but its render function).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct CatalogApp {
+    pub id: String,
+    pub description: String,
+    pub versions: Versions,
+    pub requires: Requires,
+    pub state: Vec<StateItem>,
+    pub secrets: BTreeMap<String, SecretDecl>,
+    pub sizes: BTreeMap<String, SizeProfile>,
+}
+
+pub type Catalog = BTreeMap<String, CatalogApp>;

@@ -1,0 +1,257 @@
+//! The pipeline, end to end: evaluate → model → check → emit → schema.
+//! The CLI calls [`compile`]; nothing here reads argv or prints.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::de::DeserializeOwned;
+
+use crate::check;
+use crate::diag::{Diagnostic, Severity};
+use crate::emit::{self, DesiredObject};
+use crate::eval::{DiskCache, Evaluated, Evaluator};
+use crate::model::{Catalog, Collective, CompiledTenant, TenantUnit};
+use crate::schema;
+use crate::source::SourceMap;
+
+/// What to compile.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub root: PathBuf,
+    pub cache: Option<PathBuf>,
+    /// Only these tenants (by id), when not empty.
+    pub tenants: Vec<String>,
+    /// Only tenants on these clusters, when not empty.
+    pub clusters: Vec<String>,
+}
+
+/// Time spent in each phase, for `-v` and the benchmarks.
+#[derive(Clone, Debug, Default)]
+pub struct Timings {
+    pub eval: Duration,
+    pub check: Duration,
+    pub emit: Duration,
+    pub schema: Duration,
+    pub tenants: usize,
+    pub cached: usize,
+}
+
+/// The result of a compilation: the model, the desired objects (empty when
+/// there are errors), and every diagnostic.
+#[derive(Default)]
+pub struct Compilation {
+    pub collective: Option<Collective>,
+    pub catalog: Catalog,
+    pub tenants: Vec<TenantUnit>,
+    pub objects: Vec<DesiredObject>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub timings: Timings,
+}
+
+impl Compilation {
+    pub fn errors(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count()
+    }
+
+    /// Every output file of `build` below the output directory, sorted.
+    pub fn files(&self) -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = self
+            .objects
+            .par_iter()
+            .map(|o| (o.path(), emit::to_yaml(&o.value).into_bytes()))
+            .collect();
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        files
+    }
+}
+
+/// The catalog's metadata, evaluated once per process.
+pub fn catalog() -> Result<&'static Catalog, Vec<Diagnostic>> {
+    static CATALOG: OnceLock<Result<Catalog, Vec<Diagnostic>>> = OnceLock::new();
+    CATALOG
+        .get_or_init(|| {
+            let value = Evaluator::catalog()?;
+            serde_json::from_value(value).map_err(|e| {
+                vec![Diagnostic::error(
+                    "J0007",
+                    format!("the catalog does not match jardin's model: {e}"),
+                )]
+            })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+fn typed<T: DeserializeOwned>(e: &Evaluated, what: &str) -> Result<T, Diagnostic> {
+    serde_json::from_value(e.value.clone()).map_err(|err| {
+        Diagnostic::error(
+            "J0007",
+            format!("{what} does not match jardin's model: {err}"),
+        )
+        .with_span(e.source_map.get("").as_ref(), "evaluated from here")
+        .with_note("the stdlib contracts and the Rust model disagree: this is a bug in jardin")
+    })
+}
+
+/// The tenant files of a config root, sorted by name.
+pub fn tenant_files(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+    let dir = root.join("tenants");
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let entries = std::fs::read_dir(&dir)
+        .map_err(|e| Diagnostic::error("J0005", format!("cannot read {}: {e}", dir.display())))?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ncl"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+pub fn compile(opts: &Options) -> Compilation {
+    let mut out = Compilation::default();
+    let root = match std::fs::canonicalize(&opts.root) {
+        Ok(r) => r,
+        Err(e) => {
+            out.diagnostics.push(
+                Diagnostic::error(
+                    "J0005",
+                    format!("cannot open config root {}: {e}", opts.root.display()),
+                )
+                .with_help("pass the directory that holds jardin.ncl"),
+            );
+            return out;
+        }
+    };
+    let t0 = Instant::now();
+    let catalog = match catalog() {
+        Ok(c) => c.clone(),
+        Err(d) => {
+            out.diagnostics = d;
+            return out;
+        }
+    };
+    out.catalog = catalog;
+    let evaluator = Evaluator::new(&root, opts.cache.as_ref().map(DiskCache::new));
+    let collective_eval = match evaluator.collective() {
+        Ok(c) => c,
+        Err(d) => {
+            out.diagnostics = d;
+            return out;
+        }
+    };
+    let collective: Collective = match typed(&collective_eval, "jardin.ncl") {
+        Ok(c) => c,
+        Err(d) => {
+            out.diagnostics.push(d);
+            return out;
+        }
+    };
+    let files = match tenant_files(&root) {
+        Ok(f) => f,
+        Err(d) => {
+            out.diagnostics.push(d);
+            return out;
+        }
+    };
+    let files: Vec<PathBuf> = files
+        .into_iter()
+        .filter(|f| {
+            opts.tenants.is_empty()
+                || f.file_stem().is_some_and(|s| {
+                    opts.tenants
+                        .iter()
+                        .any(|t| t.as_str() == s.to_string_lossy())
+                })
+        })
+        .collect();
+    let results = evaluator.tenants(&files, &collective_eval.value);
+    for result in results {
+        match result {
+            Err(d) => out.diagnostics.extend(d),
+            Ok(e) => match typed::<CompiledTenant>(&e, "a tenant") {
+                Ok(compiled) => {
+                    out.timings.cached += usize::from(e.from_cache);
+                    out.tenants.push(TenantUnit {
+                        compiled,
+                        source_map: e.source_map,
+                        from_cache: e.from_cache,
+                    });
+                }
+                Err(d) => out.diagnostics.push(d),
+            },
+        }
+    }
+    if !opts.clusters.is_empty() {
+        out.tenants
+            .retain(|t| opts.clusters.contains(&t.compiled.tenant.cluster));
+    }
+    out.timings.tenants = out.tenants.len();
+    out.timings.eval = t0.elapsed();
+
+    let t1 = Instant::now();
+    let ctx = check::Context {
+        collective: &collective,
+        collective_map: &collective_eval.source_map,
+        catalog: &out.catalog,
+        tenants: &out.tenants,
+    };
+    out.diagnostics.extend(check::run(&ctx));
+    out.timings.check = t1.elapsed();
+
+    if out.errors() == 0 {
+        let t2 = Instant::now();
+        let mut objects: Vec<DesiredObject> = out
+            .tenants
+            .par_iter()
+            .flat_map_iter(|t| emit::k8s::tenant_objects(&collective, &out.catalog, &t.compiled))
+            .collect();
+        let compiled: Vec<&CompiledTenant> = out.tenants.iter().map(|t| &t.compiled).collect();
+        objects.extend(emit::k8s::shared_objects(&collective, &compiled));
+        objects.sort_by_cached_key(DesiredObject::path);
+        out.timings.emit = t2.elapsed();
+
+        let t3 = Instant::now();
+        let maps: std::collections::HashMap<&str, &SourceMap> = out
+            .tenants
+            .iter()
+            .map(|t| (t.compiled.tenant.id.as_str(), &t.source_map))
+            .collect();
+        let schema_errors: Vec<Diagnostic> = objects
+            .par_iter()
+            .flat_map_iter(|o| {
+                let violations = schema::validate(&o.value);
+                let map = o.tenant.as_deref().and_then(|t| maps.get(t));
+                violations.into_iter().map(move |v| {
+                    let span = map.and_then(|m| m.get(&format!("apps.{}", o.instance.as_deref().unwrap_or(""))));
+                    Diagnostic::error("J0901", format!("{} {}: {} at {}", o.kind(), o.path(), v.message, if v.path.is_empty() { "/" } else { &v.path }))
+                        .with_span(span.as_ref(), "the object comes from this app")
+                        .with_help("the catalog's render function or jardin emitted an invalid object: report it with this message")
+                })
+            })
+            .collect();
+        out.timings.schema = t3.elapsed();
+        if schema_errors.is_empty() {
+            out.objects = objects;
+        } else {
+            out.diagnostics.extend(schema_errors);
+        }
+    }
+    out.collective = Some(collective);
+    crate::diag::sort(&mut out.diagnostics);
+    out
+}
