@@ -50,6 +50,12 @@ pub struct Naming<'a> {
 }
 
 impl Naming<'_> {
+    /// Replaces absolute paths under the root by relative ones in a message.
+    pub fn strip_root(&self, message: &str) -> String {
+        let root = format!("{}/", self.root.display());
+        message.replace(&root, "")
+    }
+
     pub fn display(&self, name: &str) -> String {
         if let Some(rest) = name.strip_prefix(VIRTUAL_ROOT) {
             return format!("<{}>", rest.trim_start_matches('/'));
@@ -245,8 +251,18 @@ impl MapWalker<'_> {
     }
 }
 
+/// A label of a Nickel diagnostic, with the file it points into.
+struct RawLabel {
+    user: bool,
+    primary: bool,
+    file: SourceFile,
+    range: std::ops::Range<usize>,
+    message: String,
+}
+
 /// Nickel's codespan diagnostics → ours. Labels in generated or embedded
-/// files are kept only when nothing points at the user's files.
+/// files are kept only when nothing points at the user's files; what they
+/// show (the contract that was expected) becomes the help.
 fn convert(
     naming: &Naming<'_>,
     files: &Files,
@@ -254,14 +270,12 @@ fn convert(
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for d in diags {
-        // Nickel emits one extra diagnostic per call-stack frame ("note: …");
-        // they add noise without the user's own line.
+        // Nickel emits one extra diagnostic per call-stack frame; they add
+        // noise without the user's own line.
         if d.severity != CsSeverity::Error && d.severity != CsSeverity::Bug && !out.is_empty() {
             continue;
         }
-        let code = code_of(&d.message);
-        let mut diag = Diagnostic::error(code, tidy_message(&d.message));
-        let mut labels: Vec<_> = d
+        let mut labels: Vec<RawLabel> = d
             .labels
             .iter()
             .filter_map(|l| {
@@ -269,37 +283,108 @@ fn convert(
                 if name.starts_with('<') {
                     return None;
                 }
-                let user = !name.starts_with(VIRTUAL_ROOT);
                 let text = files.source(l.file_id);
-                Some((
-                    user,
-                    l.style == LabelStyle::Primary,
-                    SourceFile::new(naming.display(&name), text),
-                    l.range.clone(),
-                    l.message.clone(),
-                ))
+                let range = l.range.start.min(text.len())..l.range.end.min(text.len());
+                Some(RawLabel {
+                    user: !name.starts_with(VIRTUAL_ROOT),
+                    primary: l.style == LabelStyle::Primary,
+                    file: SourceFile::new(naming.display(&name), text),
+                    range,
+                    message: l.message.clone(),
+                })
             })
             .collect();
-        let any_user = labels.iter().any(|l| l.0);
-        if any_user {
-            labels.retain(|l| l.0);
+        let code = code_of(&d.message);
+        // What the contract expected, read from the stdlib's annotation.
+        let expected = labels
+            .iter()
+            .find(|l| !l.user && l.message.contains("expected"))
+            .map(|l| l.file.text[l.range.clone()].trim().to_string())
+            .filter(|t| !t.is_empty() && t.len() < 80 && !t.contains('\n'))
+            // `c.Hostname` → `Hostname`: the contract's name, not our import alias.
+            .map(|t| t.rsplit('.').next().unwrap_or(&t).to_string());
+        if labels.iter().any(|l| l.user) {
+            labels.retain(|l| l.user);
         }
-        // Primary labels first, so the diagnostic points at the offending value.
-        labels.sort_by_key(|l| !l.1);
-        for (_, _, file, range, message) in labels {
-            let range = range.start.min(file.text.len())..range.end.min(file.text.len());
-            diag = diag.with_label(file, range, message);
+        labels.sort_by_key(|l| !l.primary);
+        let mut lines = d.message.lines().map(str::trim).filter(|l| !l.is_empty());
+        let headline = naming.strip_root(lines.next().unwrap_or("evaluation failed"));
+        let detail: Vec<&str> = lines.collect();
+        let path = labels
+            .first()
+            .filter(|l| l.user)
+            .and_then(|l| field_path_at(&l.file.text, l.range.start));
+        let what = match (&expected, detail.is_empty()) {
+            (_, false) => detail.join(" "),
+            (Some(e), true) if headline.starts_with("contract broken") => {
+                format!("expected a value satisfying `{e}`")
+            }
+            _ => headline.clone(),
+        };
+        let message = match &path {
+            Some(p) if code == "J0002" && !p.is_empty() => format!("`{p}`: {what}"),
+            _ if code == "J0002" => what.clone(),
+            _ => headline.clone(),
+        };
+        let mut diag = Diagnostic::error(code, message);
+        let missing_field = what
+            .strip_prefix("missing definition for `")
+            .and_then(|r| r.strip_suffix('`'))
+            .map(str::to_string);
+        let extra_field = what
+            .strip_prefix("extra field `")
+            .and_then(|r| r.strip_suffix('`'))
+            .map(str::to_string);
+        for l in labels {
+            let mut range = l.range.clone();
+            let mut message = match l.message.as_str() {
+                "applied to this expression" => "this value".to_string(),
+                m => m.to_string(),
+            };
+            // Point at the misspelt field itself rather than at its record.
+            if let Some(field) = &extra_field {
+                if let Some(at) = find_field(&l.file.text[range.clone()], field) {
+                    range = range.start + at..range.start + at + field.len();
+                    message = "not a field of this record".to_string();
+                }
+            }
+            diag = diag.with_label(l.file, range, message);
         }
-        for note in d.notes {
+        for note in &d.notes {
+            let note = note.trim();
             if note.contains("github.com/tweag/nickel") {
                 diag =
                     diag.with_note("this is a bug in the Nickel interpreter, not in your config");
-                continue;
+            } else if note.starts_with("Have you misspelled")
+                || note.starts_with("The record contract might")
+                || note.starts_with("Append `, ..`")
+            {
+                // Advice about writing contracts: ours are closed on purpose.
+            } else if !note.is_empty() {
+                diag = diag.with_note(note.to_string());
             }
-            diag = diag.with_note(note.trim().to_string());
         }
-        if code == "J0002" && diag.help.is_none() {
-            diag = diag.with_help("fix the value so that it satisfies the contract named above");
+        let help = match (&extra_field, &expected) {
+            (Some(f), _) => Some(
+                match crate::diag::did_you_mean(f, field_vocabulary().iter().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "remove `{f}`: jardin's records accept only the fields they document"
+                    ),
+                },
+            ),
+            (None, _) if missing_field.is_some() => Some(format!(
+                "add `{} = ...` to this record: the field is required",
+                missing_field.as_deref().unwrap_or_default()
+            )),
+            (None, Some(e)) => Some(format!("expected a value satisfying `{e}`")),
+            (None, None) if code == "J0001" => {
+                Some("check the brackets, commas and quotes around this point".to_string())
+            }
+            _ => None,
+        };
+        if let Some(h) = help {
+            diag = diag.with_help(h);
         }
         out.push(diag);
     }
@@ -312,6 +397,99 @@ fn convert(
     out
 }
 
+/// The position of `field` written as a field name in `text`.
+fn find_field(text: &str, field: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = text[from..].find(field) {
+        let at = from + i;
+        let before_ok = at == 0
+            || !(bytes[at - 1].is_ascii_alphanumeric()
+                || bytes[at - 1] == b'_'
+                || bytes[at - 1] == b'-');
+        let rest = text[at + field.len()..].trim_start();
+        if before_ok && (rest.starts_with('=') || rest.starts_with('|') || rest.starts_with('.')) {
+            return Some(at);
+        }
+        from = at + field.len();
+    }
+    None
+}
+
+/// Every field name the stdlib declares: the candidates of `did you mean`
+/// for a misspelt field.
+fn field_vocabulary() -> &'static Vec<String> {
+    static VOCABULARY: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    VOCABULARY.get_or_init(|| {
+        let mut words = BTreeSet::new();
+        for (path, text) in embedded::NICKEL_FILES {
+            if !path.ends_with("model.ncl") {
+                continue;
+            }
+            for line in text.lines() {
+                let t = line.trim_start();
+                let name: String = t
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                let rest = t[name.len()..].trim_start();
+                if !name.is_empty() && (rest.starts_with('|') || rest.starts_with("= {")) {
+                    words.insert(name);
+                }
+            }
+        }
+        words.into_iter().collect()
+    })
+}
+
+/// The dotted path of the innermost field of `text` whose definition
+/// contains `offset` (`apps.cloud.host`), for literal records.
+fn field_path_at(text: &str, offset: usize) -> Option<String> {
+    use nickel_lang_core::ast::{record::FieldPathElem, Ast, AstAlloc, Node};
+    use nickel_lang_core::parser::{grammar::TermParser, lexer::Lexer, ErrorTolerantParser};
+
+    fn contains(pos: TermPos, offset: usize) -> bool {
+        match pos {
+            TermPos::Original(s) | TermPos::Inherited(s) => {
+                s.start.to_usize() <= offset && offset < s.end.to_usize()
+            }
+            TermPos::None => false,
+        }
+    }
+    fn walk(ast: &Ast<'_>, offset: usize, path: &mut Vec<String>) {
+        match &ast.node {
+            Node::Record(record) => {
+                for def in record.field_defs.iter() {
+                    if contains(def.pos, offset) {
+                        for elem in def.path.iter() {
+                            match elem {
+                                FieldPathElem::Ident(id) => path.push(id.label().to_string()),
+                                FieldPathElem::Expr(_) => return,
+                            }
+                        }
+                        if let Some(v) = &def.value {
+                            walk(v, offset, path);
+                        }
+                        return;
+                    }
+                }
+            }
+            Node::Annotated { inner, .. } => walk(inner, offset, path),
+            Node::Let { body, .. } => walk(body, offset, path),
+            _ => {}
+        }
+    }
+    let alloc = AstAlloc::new();
+    let mut files = Files::empty();
+    let id = files.add("source", text);
+    let ast = TermParser::new()
+        .parse_strict(&alloc, id, Lexer::new(text))
+        .ok()?;
+    let mut path = Vec::new();
+    walk(&ast, offset, &mut path);
+    Some(path.join("."))
+}
+
 fn code_of(message: &str) -> &'static str {
     let m = message.to_lowercase();
     if m.contains("parse") || m.contains("unexpected token") || m.contains("unexpected end") {
@@ -321,8 +499,4 @@ fn code_of(message: &str) -> &'static str {
     } else {
         "J0002"
     }
-}
-
-fn tidy_message(message: &str) -> String {
-    message.trim().to_string()
 }
