@@ -46,6 +46,9 @@ pub struct Compilation {
     pub catalog: Catalog,
     pub tenants: Vec<TenantUnit>,
     pub objects: Vec<DesiredObject>,
+    /// Output files besides the manifests (zone files, reports), by path
+    /// below the output directory.
+    pub extra_files: Vec<(String, Vec<u8>)>,
     pub diagnostics: Vec<Diagnostic>,
     pub timings: Timings,
 }
@@ -251,6 +254,8 @@ pub fn compile(opts: &Options) -> Compilation {
             out.diagnostics.extend(schema_errors);
         }
     }
+    // Further outputs and their rules (DNS zones, backup coverage) go here,
+    // each from its own module.
     out.collective = Some(collective);
     crate::diag::sort(&mut out.diagnostics);
     out

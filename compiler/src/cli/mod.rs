@@ -1,5 +1,9 @@
 //! The command line: the only module that knows argv, stdout, stderr and
-//! exit codes.
+//! exit codes. One file per command family; this one holds the arguments
+//! and the dispatch.
+
+mod build;
+mod catalog;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -7,7 +11,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::diag::{Diagnostic, Renderer, Severity};
-use crate::pipeline::{self, Compilation, Options};
+use crate::pipeline::{Compilation, Options};
 
 /// Exit codes, shared by every command (see docs/CLI.md).
 pub mod exit {
@@ -116,14 +120,14 @@ pub enum StdlibCommand {
     },
 }
 
-struct Output {
+pub(crate) struct Output {
     renderer: Renderer,
     format: ErrorFormat,
     quiet: bool,
 }
 
 impl Output {
-    fn new(g: &Global) -> Self {
+    pub(crate) fn new(g: &Global) -> Self {
         let color = match g.color {
             Color::Always => true,
             Color::Never => false,
@@ -138,7 +142,7 @@ impl Output {
         }
     }
 
-    fn diagnostics(&self, diags: &[Diagnostic]) {
+    pub(crate) fn diagnostics(&self, diags: &[Diagnostic]) {
         let mut err = std::io::stderr().lock();
         for d in diags {
             if self.quiet && d.severity == Severity::Warning {
@@ -152,7 +156,7 @@ impl Output {
         }
     }
 
-    fn summary(&self, c: &Compilation) {
+    pub(crate) fn summary(&self, c: &Compilation) {
         if self.quiet || self.format == ErrorFormat::Json {
             return;
         }
@@ -169,7 +173,7 @@ impl Output {
     }
 }
 
-fn options(g: &Global, root: PathBuf) -> Options {
+pub(crate) fn options(g: &Global, root: PathBuf) -> Options {
     let cache = if g.no_cache {
         None
     } else {
@@ -185,7 +189,7 @@ fn options(g: &Global, root: PathBuf) -> Options {
     }
 }
 
-fn timings(g: &Global, c: &Compilation) {
+pub(crate) fn timings(g: &Global, c: &Compilation) {
     if g.verbose {
         let t = &c.timings;
         eprintln!(
@@ -202,105 +206,11 @@ pub fn run(cli: Cli) -> i32 {
         Command::Check {
             root,
             deny_warnings,
-        } => {
-            let c = pipeline::compile(&options(g, root));
-            out.diagnostics(&c.diagnostics);
-            out.summary(&c);
-            timings(g, &c);
-            if c.errors() > 0 || (deny_warnings && c.warnings() > 0) {
-                exit::ERROR
-            } else {
-                if !g.quiet && g.error_format == ErrorFormat::Human {
-                    eprintln!(
-                        "ok: {} tenants, {} objects",
-                        c.tenants.len(),
-                        c.objects.len()
-                    );
-                }
-                exit::OK
-            }
-        }
-        Command::Build { root, output } => {
-            let c = pipeline::compile(&options(g, root));
-            out.diagnostics(&c.diagnostics);
-            out.summary(&c);
-            if c.errors() > 0 {
-                timings(g, &c);
-                if !g.quiet {
-                    eprintln!("nothing written to {}", output.display());
-                }
-                return exit::ERROR;
-            }
-            let files = c.files();
-            if let Err(e) = crate::emit::write::write_dir_atomically(&output, &files) {
-                out.diagnostics(&[Diagnostic::error(
-                    "J0008",
-                    format!("cannot write {}: {e}", output.display()),
-                )
-                .with_help("the previous output, if any, is left as it was")]);
-                return exit::ERROR;
-            }
-            timings(g, &c);
-            if !g.quiet {
-                eprintln!(
-                    "wrote {} files for {} tenants to {}",
-                    files.len(),
-                    c.tenants.len(),
-                    output.display()
-                );
-            }
-            exit::OK
-        }
-        Command::Catalog { command } => {
-            let catalog = match pipeline::catalog() {
-                Ok(c) => c,
-                Err(d) => {
-                    out.diagnostics(&d);
-                    return exit::ERROR;
-                }
-            };
-            match command {
-                CatalogCommand::List => {
-                    for (id, app) in catalog {
-                        println!("{id:<12} {:<10} {}", app.versions.default, app.description);
-                    }
-                    exit::OK
-                }
-                CatalogCommand::Show { app } => match catalog.get(&app) {
-                    Some(a) => {
-                        println!("{}", serde_json::to_string_pretty(a).unwrap_or_default());
-                        exit::OK
-                    }
-                    None => {
-                        out.diagnostics(&[Diagnostic::error(
-                            "J0103",
-                            format!("unknown app \"{app}\""),
-                        )
-                        .with_help(crate::diag::hint(&app, catalog.keys().map(String::as_str)))]);
-                        exit::ERROR
-                    }
-                },
-            }
-        }
+        } => build::check(g, &out, root, deny_warnings),
+        Command::Build { root, output } => build::build(g, &out, root, output),
+        Command::Catalog { command } => catalog::catalog(&out, command),
         Command::Stdlib {
             command: StdlibCommand::Path { write },
-        } => {
-            let dir = write
-                .or_else(|| crate::eval::DiskCache::default_dir().map(|d| d.join("stdlib")))
-                .unwrap_or_else(|| PathBuf::from("jardin-stdlib"));
-            match crate::eval::write_library(&dir) {
-                Ok(()) => {
-                    println!("{}", dir.display());
-                    exit::OK
-                }
-                Err(e) => {
-                    out.diagnostics(&[Diagnostic::error(
-                        "J0008",
-                        format!("cannot write {}: {e}", dir.display()),
-                    )]);
-                    exit::ERROR
-                }
-            }
-        }
+        } => catalog::stdlib_path(&out, write),
     }
 }

@@ -1,0 +1,57 @@
+//! `jardin catalog` and `jardin stdlib`.
+
+use std::path::PathBuf;
+
+use super::{exit, CatalogCommand, Output};
+use crate::diag::Diagnostic;
+use crate::pipeline;
+
+pub fn catalog(out: &Output, command: CatalogCommand) -> i32 {
+    let catalog = match pipeline::catalog() {
+        Ok(c) => c,
+        Err(d) => {
+            out.diagnostics(&d);
+            return exit::ERROR;
+        }
+    };
+    match command {
+        CatalogCommand::List => {
+            for (id, app) in catalog {
+                println!("{id:<12} {:<14} {}", app.versions.default, app.description);
+            }
+            exit::OK
+        }
+        CatalogCommand::Show { app } => match catalog.get(&app) {
+            Some(a) => {
+                println!("{}", serde_json::to_string_pretty(a).unwrap_or_default());
+                exit::OK
+            }
+            None => {
+                out.diagnostics(
+                    &[Diagnostic::error("J0103", format!("unknown app \"{app}\""))
+                        .with_help(crate::diag::hint(&app, catalog.keys().map(String::as_str)))],
+                );
+                exit::ERROR
+            }
+        },
+    }
+}
+
+pub fn stdlib_path(out: &Output, write: Option<PathBuf>) -> i32 {
+    let dir = write
+        .or_else(|| crate::eval::DiskCache::default_dir().map(|d| d.join("stdlib")))
+        .unwrap_or_else(|| PathBuf::from("jardin-stdlib"));
+    match crate::eval::write_library(&dir) {
+        Ok(()) => {
+            println!("{}", dir.display());
+            exit::OK
+        }
+        Err(e) => {
+            out.diagnostics(&[Diagnostic::error(
+                "J0008",
+                format!("cannot write {}: {e}", dir.display()),
+            )]);
+            exit::ERROR
+        }
+    }
+}
