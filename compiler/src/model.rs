@@ -344,6 +344,10 @@ pub struct CatalogApp {
     pub state: Vec<StateItem>,
     pub secrets: BTreeMap<String, SecretDecl>,
     pub sizes: BTreeMap<String, SizeProfile>,
+    /// Components that cannot run more than one replica, even on a highly
+    /// available plan.
+    #[serde(default)]
+    pub singletons: Vec<String>,
 }
 
 pub type Catalog = BTreeMap<String, CatalogApp>;

@@ -12,6 +12,7 @@ use crate::check;
 use crate::diag::{Diagnostic, Severity};
 use crate::emit::{self, DesiredObject};
 use crate::eval::{DiskCache, Evaluated, Evaluator};
+use crate::graph::{self, Graph};
 use crate::model::{Catalog, Collective, CompiledTenant, TenantUnit};
 use crate::schema;
 use crate::source::SourceMap;
@@ -34,6 +35,7 @@ pub struct Timings {
     pub check: Duration,
     pub emit: Duration,
     pub schema: Duration,
+    pub graph: Duration,
     pub tenants: usize,
     pub cached: usize,
 }
@@ -51,6 +53,8 @@ pub struct Compilation {
     pub extra_files: Vec<(String, Vec<u8>)>,
     pub diagnostics: Vec<Diagnostic>,
     pub timings: Timings,
+    /// The dependency graph of `objects` (absent when there are errors).
+    pub graph: Option<Graph>,
 }
 
 impl Compilation {
@@ -254,9 +258,72 @@ pub fn compile(opts: &Options) -> Compilation {
             out.diagnostics.extend(schema_errors);
         }
     }
+    if out.errors() == 0 {
+        let t4 = Instant::now();
+        let g = Graph::build(&out.objects);
+        match g.waves() {
+            Ok(waves) => out
+                .extra_files
+                .extend(apply_order(&g, &waves, &out.objects)),
+            Err(cycle) => out.diagnostics.push(cycle_diagnostic(&cycle, &out.tenants)),
+        }
+        out.extra_files
+            .push(("graph.dot".to_string(), graph::render::dot(&g).into_bytes()));
+        out.graph = Some(g);
+        out.timings.graph = t4.elapsed();
+    }
     // Further outputs and their rules (DNS zones, backup coverage) go here,
     // each from its own module.
     out.collective = Some(collective);
     crate::diag::sort(&mut out.diagnostics);
     out
+}
+
+/// `k8s/<cluster>/apply-order.txt`: every manifest with its apply wave, in
+/// order. Teardown is the same list read from the end.
+fn apply_order(
+    g: &Graph,
+    waves: &[Vec<petgraph::graph::NodeIndex>],
+    objects: &[DesiredObject],
+) -> Vec<(String, Vec<u8>)> {
+    use std::collections::BTreeMap;
+    let mut per_cluster: BTreeMap<&str, String> = BTreeMap::new();
+    for (i, wave) in waves.iter().enumerate() {
+        for n in wave {
+            let node = &g.graph[*n];
+            if let Some(o) = node.object.and_then(|k| objects.get(k)) {
+                let text = per_cluster.entry(o.cluster.as_str()).or_default();
+                let prefix = format!("k8s/{}/", o.cluster);
+                text.push_str(&format!("{i}\t{}\n", o.path().trim_start_matches(&prefix)));
+            }
+        }
+    }
+    per_cluster
+        .into_iter()
+        .map(|(c, text)| {
+            (
+                format!("k8s/{c}/apply-order.txt"),
+                format!("# wave\tmanifest (apply in order; tear down in reverse)\n{text}")
+                    .into_bytes(),
+            )
+        })
+        .collect()
+}
+
+/// J0830: a dependency cycle, each step pointing at the app it comes from.
+fn cycle_diagnostic(cycle: &graph::Cycle, tenants: &[TenantUnit]) -> Diagnostic {
+    let path: Vec<String> = cycle.0.iter().map(|n| n.label()).collect();
+    let mut d = Diagnostic::error("J0830", format!("dependency cycle: {} → {}", path.join(" → "), path.first().cloned().unwrap_or_default()))
+        .with_help("nothing in a cycle can be created first: the catalog app or a binding introduced it; break one of the links");
+    for n in &cycle.0 {
+        let span = tenants
+            .iter()
+            .find(|t| Some(&t.compiled.tenant.id) == n.tenant.as_ref())
+            .and_then(|t| {
+                t.source_map
+                    .get(&format!("apps.{}", n.instance.as_deref().unwrap_or("")))
+            });
+        d = d.with_span(span.as_ref(), format!("{} needs the next step", n.label()));
+    }
+    d
 }

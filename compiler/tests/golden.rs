@@ -160,14 +160,28 @@ fn error_examples_give_pinned_diagnostics() {
     let mut actual = BTreeMap::new();
     for case in &cases {
         let root = format!("examples/errors/{case}");
-        let (code, stdout, human) = jardin(&["--color", "never", "--no-cache", "check", &root]);
+        let (code, stdout, human) = jardin(&[
+            "--color",
+            "never",
+            "--no-cache",
+            "check",
+            "--deny-warnings",
+            &root,
+        ]);
         assert_eq!(code, 1, "{case}: check should fail\n{human}");
         assert!(stdout.is_empty(), "{case}: check printed on stdout");
         assert!(
             human.contains("──"),
             "{case}: the diagnostic should show the user's source\n{human}"
         );
-        let (code, _, json) = jardin(&["--error-format", "json", "--no-cache", "check", &root]);
+        let (code, _, json) = jardin(&[
+            "--error-format",
+            "json",
+            "--no-cache",
+            "check",
+            "--deny-warnings",
+            &root,
+        ]);
         assert_eq!(code, 1);
         for line in json.lines() {
             let v: serde_json::Value = serde_json::from_str(line)
@@ -181,4 +195,31 @@ fn error_examples_give_pinned_diagnostics() {
         actual.insert(format!("{case}.json"), json);
     }
     check_tree(&repo().join("golden/errors"), actual);
+}
+
+/// The graph of the example, as Mermaid, is pinned and shown in docs/GRAPH.md.
+#[test]
+fn collective_graph_is_pinned_and_documented() {
+    let (code, mermaid, stderr) = jardin(&[
+        "--no-cache",
+        "--tenant",
+        "faire-ecole",
+        "graph",
+        "examples/collective",
+        "--format",
+        "mermaid",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(mermaid.starts_with("flowchart LR"));
+    let (code, waves, _) = jardin(&["--no-cache", "graph", "examples/collective"]);
+    assert_eq!(code, 0);
+    let mut files = BTreeMap::new();
+    files.insert("faire-ecole.mmd".to_string(), mermaid.clone());
+    files.insert("waves.txt".to_string(), waves);
+    check_tree(&repo().join("golden/collective/graph"), files);
+    let doc = std::fs::read_to_string(repo().join("docs/GRAPH.md")).unwrap_or_default();
+    assert!(
+        doc.contains(&mermaid),
+        "docs/GRAPH.md must embed golden/collective/graph/faire-ecole.mmd verbatim"
+    );
 }

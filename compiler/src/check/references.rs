@@ -10,7 +10,7 @@
 //! - J0106 a service the app requires is missing on the tenant's cluster
 //! - J0107 unknown backup target
 
-use super::Context;
+use super::{Code, Context, Rule};
 use crate::diag::{hint, Diagnostic};
 use crate::model::TenantUnit;
 
@@ -18,7 +18,29 @@ fn keys<V>(m: &std::collections::BTreeMap<String, V>) -> impl Iterator<Item = &s
     m.keys().map(String::as_str)
 }
 
-pub fn collective(ctx: &Context<'_>) -> Vec<Diagnostic> {
+pub const RULE: Rule = Rule {
+    codes: &[
+        Code { code: "J0101", title: "unknown cluster", doc: "A tenant names a cluster that `jardin.ncl` does not declare." },
+        Code { code: "J0102", title: "unknown plan", doc: "A tenant, or the collective's `defaults.plan`, names a plan that `plans` does not declare." },
+        Code { code: "J0103", title: "unknown app", doc: "An app instance names a catalog app that does not exist. `jardin catalog list` shows the catalog." },
+        Code { code: "J0104", title: "unknown version", doc: "An app instance pins a version that the catalog app does not offer." },
+        Code { code: "J0105", title: "unknown service", doc: "A binding (`bindings.postgres`, `bindings.object_store`, `bindings.smtp`, or `mail.relay`) names a service that the tenant's cluster or the collective does not offer." },
+        Code { code: "J0106", title: "required service missing", doc: "An app requires a service (a Postgres database, an object store, an SMTP relay) and the tenant's cluster offers none." },
+        Code { code: "J0107", title: "unknown backup target", doc: "The collective's default backup policy names a target that `backup_targets` does not declare." },
+        Code { code: "J0303", title: "binding crosses clusters", doc: "A binding names a service that exists on another cluster than the tenant's. Apps reach only the services of their own cluster: move the tenant or bind a local service." },
+    ],
+    run,
+};
+
+fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
+    let mut out = collective(ctx);
+    for unit in ctx.tenants {
+        out.extend(tenant(ctx, unit));
+    }
+    out
+}
+
+fn collective(ctx: &Context<'_>) -> Vec<Diagnostic> {
     let c = ctx.collective;
     let map = ctx.collective_map;
     let mut out = Vec::new();
@@ -48,7 +70,7 @@ pub fn collective(ctx: &Context<'_>) -> Vec<Diagnostic> {
     out
 }
 
-pub fn tenant(ctx: &Context<'_>, unit: &TenantUnit) -> Vec<Diagnostic> {
+fn tenant(ctx: &Context<'_>, unit: &TenantUnit) -> Vec<Diagnostic> {
     let c = ctx.collective;
     let t = &unit.compiled.tenant;
     let map = &unit.source_map;
@@ -128,6 +150,25 @@ pub fn tenant(ctx: &Context<'_>, unit: &TenantUnit) -> Vec<Diagnostic> {
         for (kind, bound, available) in bindings {
             let Some(bound) = bound else { continue };
             if !available.contains(&bound.as_str()) {
+                let elsewhere = c.clusters.iter().find(|(id, other)| {
+                    *id != &t.cluster
+                        && match kind {
+                            "postgres" => other.services.postgres.contains_key(bound),
+                            "object_store" => other.services.object_stores.contains_key(bound),
+                            _ => false,
+                        }
+                });
+                if let Some((other, _)) = elsewhere {
+                    out.push(
+                        Diagnostic::error("J0303", format!("{kind} service \"{bound}\" is on cluster \"{other}\", not on \"{}\"", t.cluster))
+                            .with_span(at(&format!("bindings.{kind}")).as_ref(), "this binding crosses clusters")
+                            .with_help(match available.first() {
+                                Some(local) => format!("bind a service of cluster \"{}\", such as \"{local}\"", t.cluster),
+                                None => format!("cluster \"{}\" offers no {kind} service; move the tenant to \"{other}\"", t.cluster),
+                            }),
+                    );
+                    continue;
+                }
                 out.push(
                     Diagnostic::error(
                         "J0105",

@@ -2,10 +2,19 @@
 //!
 //! - J0120 a tenant's id differs from its file name
 
-use super::Context;
+use super::{Code, Context, Rule};
 use crate::diag::Diagnostic;
 
-pub fn identity(ctx: &Context<'_>) -> Vec<Diagnostic> {
+pub const RULE: Rule = Rule {
+    codes: &[Code {
+        code: "J0120",
+        title: "tenant id differs from its file name",
+        doc: "A tenant file is named after the tenant's id (`tenants/<id>.ncl`), so that each tenant is defined once and found by name. Two files can then never define the same tenant.",
+    }],
+    run: identity,
+};
+
+fn identity(ctx: &Context<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for unit in ctx.tenants {
         let Some(file) = &unit.source_map.file else {

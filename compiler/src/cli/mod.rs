@@ -4,6 +4,7 @@
 
 mod build;
 mod catalog;
+mod graph;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -37,6 +38,13 @@ pub enum Color {
     Auto,
     Always,
     Never,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Text,
+    Dot,
+    Mermaid,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -89,6 +97,13 @@ pub enum Command {
         root: PathBuf,
         #[arg(short, long, default_value = "out")]
         output: PathBuf,
+    },
+    /// The dependency graph: apply waves, DOT, or Mermaid.
+    Graph {
+        #[arg(default_value = ".")]
+        root: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: GraphFormat,
     },
     /// The apps jardin can deploy.
     Catalog {
@@ -208,6 +223,7 @@ pub fn run(cli: Cli) -> i32 {
             deny_warnings,
         } => build::check(g, &out, root, deny_warnings),
         Command::Build { root, output } => build::build(g, &out, root, output),
+        Command::Graph { root, format } => graph::graph(g, &out, root, format),
         Command::Catalog { command } => catalog::catalog(&out, command),
         Command::Stdlib {
             command: StdlibCommand::Path { write },

@@ -294,7 +294,7 @@ fn convert(
                 })
             })
             .collect();
-        let code = code_of(&d.message);
+        let mut code = code_of(&d.message);
         // What the contract expected, read from the stdlib's annotation.
         let expected = labels
             .iter()
@@ -303,6 +303,13 @@ fn convert(
             .filter(|t| !t.is_empty() && t.len() < 80 && !t.contains('\n'))
             // `c.Hostname` → `Hostname`: the contract's name, not our import alias.
             .map(|t| t.rsplit('.').next().unwrap_or(&t).to_string());
+        // Contracts with a rule of their own get that rule's code.
+        code = match expected.as_deref() {
+            Some("Hostname") if code == "J0002" => "J0201",
+            Some("DnsLabel") if code == "J0002" => "J0202",
+            Some("SecretSource") if code == "J0002" => "J0701",
+            _ => code,
+        };
         if labels.iter().any(|l| l.user) {
             labels.retain(|l| l.user);
         }
@@ -322,8 +329,10 @@ fn convert(
             _ => headline.clone(),
         };
         let message = match &path {
-            Some(p) if code == "J0002" && !p.is_empty() => format!("`{p}`: {what}"),
-            _ if code == "J0002" => what.clone(),
+            Some(p) if code != "J0001" && code != "J0004" && !p.is_empty() => {
+                format!("`{p}`: {what}")
+            }
+            _ if code != "J0001" && code != "J0004" => what.clone(),
             _ => headline.clone(),
         };
         let mut diag = Diagnostic::error(code, message);

@@ -1,0 +1,55 @@
+//! J0802: a highly available plan with an app that would run one replica.
+
+use super::{Code, Context, Rule};
+use crate::diag::Diagnostic;
+
+pub const RULE: Rule = Rule {
+    codes: &[Code {
+        code: "J0802",
+        title: "single replica on a highly available plan",
+        doc: "The tenant's plan promises high availability, but one of its workloads would run a single replica, so a node failure or a drain takes the app down. Components that cannot run more than once are declared as `singletons` in the catalog and are exempt.",
+    }],
+    run,
+};
+
+fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for unit in ctx.tenants {
+        let t = &unit.compiled.tenant;
+        let Some(plan) = ctx.collective.plans.get(&unit.compiled.plan) else {
+            continue;
+        };
+        if !plan.ha {
+            continue;
+        }
+        for (name, app) in &unit.compiled.apps {
+            let singletons = ctx
+                .catalog
+                .get(&app.app)
+                .map(|a| a.singletons.as_slice())
+                .unwrap_or_default();
+            for d in app.objects.iter().filter(|o| o["kind"] == "Deployment") {
+                let component = d["metadata"]["name"].as_str().unwrap_or("");
+                if d["spec"]["replicas"].as_u64().unwrap_or(1) >= 2
+                    || singletons.iter().any(|s| s == component)
+                {
+                    continue;
+                }
+                let span = unit
+                    .source_map
+                    .exact(&format!("apps.{name}.replicas"))
+                    .cloned()
+                    .or_else(|| unit.source_map.get(&format!("apps.{name}")));
+                out.push(
+                    Diagnostic::error(
+                        "J0802",
+                        format!("{}/{name}: {component} would run one replica on the highly available plan \"{}\"", t.id, unit.compiled.plan),
+                    )
+                    .with_span(span.as_ref(), "one replica")
+                    .with_help("remove `replicas`, or set it to 2 or more"),
+                );
+            }
+        }
+    }
+    out
+}
