@@ -12,3 +12,4 @@ pub mod pipeline;
 pub mod quantity;
 pub mod schema;
 pub mod source;
+pub mod stamp;

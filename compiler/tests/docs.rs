@@ -8,11 +8,18 @@ use std::path::{Path, PathBuf};
 use jardin::check::{Code, OTHER_CODES, RULES};
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn all_codes() -> Vec<&'static Code> {
-    let mut codes: Vec<&Code> = RULES.iter().flat_map(|r| r.codes.iter()).chain(OTHER_CODES.iter()).collect();
+    let mut codes: Vec<&Code> = RULES
+        .iter()
+        .flat_map(|r| r.codes.iter())
+        .chain(OTHER_CODES.iter())
+        .collect();
     codes.sort_by_key(|c| c.code);
     codes
 }
@@ -43,7 +50,10 @@ fn diagnostics_page_lists_every_code() {
         std::fs::write(&path, &page).unwrap();
     }
     let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(on_disk == page, "docs/DIAGNOSTICS.md is out of date: JARDIN_UPDATE_GOLDEN=1 cargo test --test docs");
+    assert!(
+        on_disk == page,
+        "docs/DIAGNOSTICS.md is out of date: JARDIN_UPDATE_GOLDEN=1 cargo test --test docs"
+    );
 }
 
 #[test]
@@ -58,9 +68,14 @@ fn codes_are_unique() {
 /// shows it (codes raised only by internal faults are exempt).
 #[test]
 fn every_rule_code_has_a_fixture() {
-    let exempt = ["J0003", "J0004", "J0005", "J0006", "J0007", "J0008", "J0830", "J0901"];
+    let exempt = [
+        "J0003", "J0004", "J0005", "J0006", "J0007", "J0008", "J0830", "J0901",
+    ];
     let mut golden = String::new();
-    for e in std::fs::read_dir(repo().join("golden/errors")).unwrap().flatten() {
+    for e in std::fs::read_dir(repo().join("golden/errors"))
+        .unwrap()
+        .flatten()
+    {
         golden.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
     }
     let missing: Vec<&str> = all_codes()
@@ -68,5 +83,8 @@ fn every_rule_code_has_a_fixture() {
         .map(|c| c.code)
         .filter(|c| !exempt.contains(c) && !golden.contains(&format!("\"code\":\"{c}\"")))
         .collect();
-    assert!(missing.is_empty(), "codes without a fixture in examples/errors: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "codes without a fixture in examples/errors: {missing:?}"
+    );
 }

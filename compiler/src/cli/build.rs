@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::{exit, options, timings, ErrorFormat, Global, Output};
 use crate::diag::Diagnostic;
-use crate::pipeline;
+use crate::{pipeline, stamp};
 
 pub fn check(g: &Global, out: &Output, root: PathBuf, deny_warnings: bool) -> i32 {
     let c = pipeline::compile(&options(g, root));
@@ -25,7 +25,21 @@ pub fn check(g: &Global, out: &Output, root: PathBuf, deny_warnings: bool) -> i3
 }
 
 pub fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) -> i32 {
-    let c = pipeline::compile(&options(g, root));
+    let opts = options(g, root);
+    // Nothing changed since the build that wrote `output`: it is current.
+    let stamp = opts
+        .cache
+        .as_ref()
+        .and_then(|cache| Some((cache.clone(), stamp::inputs(&opts, &output)?)));
+    if let Some((cache, inputs)) = &stamp {
+        if stamp::is_current(cache, &output, inputs) {
+            if !g.quiet {
+                eprintln!("{} is up to date", output.display());
+            }
+            return exit::OK;
+        }
+    }
+    let c = pipeline::compile(&opts);
     out.diagnostics(&c.diagnostics);
     out.summary(&c);
     if c.errors() > 0 {
@@ -36,6 +50,9 @@ pub fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) -> i32 {
         return exit::ERROR;
     }
     let files = c.files();
+    if let Some((cache, _)) = &stamp {
+        stamp::forget(cache, &output);
+    }
     if let Err(e) = crate::emit::write::write_dir_atomically(&output, &files) {
         out.diagnostics(&[Diagnostic::error(
             "J0008",
@@ -43,6 +60,9 @@ pub fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) -> i32 {
         )
         .with_help("the previous output, if any, is left as it was")]);
         return exit::ERROR;
+    }
+    if let Some((cache, inputs)) = &stamp {
+        stamp::record(cache, &output, inputs);
     }
     timings(g, &c);
     if !g.quiet {

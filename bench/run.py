@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""The benchmark: generate configs of N tenants, build each with jardin
+cold, warm and with one tenant changed, and evaluate the same contracts and
+render functions with the stock `nickel export` as a reference.
+
+Usage: bench/run.py [N ...]            (default: 100 1000 10000)
+       bench/run.py --no-nickel 10000  (skip the reference)
+
+Needs a release build (`cargo build --release`); the reference needs the
+`nickel` CLI (`cargo install nickel-lang-cli@1.18.0 --locked`). Prints a
+Markdown table for docs/PERFORMANCE.md. Runs each measurement once: on a
+quiet machine the spread between runs is a few percent.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+JARDIN = os.path.join(REPO, "target", "release", "jardin")
+
+
+def measure(cmd, **kw):
+    """Wall time (s) and peak RSS (MB) of one command."""
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - start
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{err[-3000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def reference_program(root):
+    """One Nickel program importing every tenant, with the same contracts
+    and render functions jardin applies."""
+    tenants = sorted(os.listdir(os.path.join(root, "tenants")))
+    lines = [
+        'let jardin = import "jardin/std.ncl" in',
+        'let collective = (import "jardin.ncl") | jardin.Collective in',
+        "{",
+    ]
+    for t in tenants:
+        name = t[:-4]
+        lines.append(f'  "{name}" = jardin.compile_tenant collective ((import "tenants/{t}") | jardin.Tenant),')
+    lines.append("}")
+    path = os.path.join(root, "reference.ncl")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def bench(n, work, with_nickel):
+    root = os.path.join(work, f"n{n}")
+    subprocess.run([sys.executable, os.path.join(REPO, "bench", "generate.py"), str(n), root], check=True)
+    cache = os.path.join(work, f"cache{n}")
+    out = os.path.join(work, f"out{n}")
+    shutil.rmtree(cache, ignore_errors=True)
+    cmd = [JARDIN, "-q", "--cache-dir", cache, "build", root, "-o", out]
+    row = {"n": n}
+    row["cold"] = measure(cmd)
+    row["warm"] = measure(cmd)
+    victim = os.path.join(root, "tenants", "asso-00000.ncl")
+    with open(victim) as f:
+        text = f.read()
+    with open(victim, "w") as f:
+        f.write(text.replace('display_name = "Association 0"', 'display_name = "Association zéro"'))
+    row["one"] = measure(cmd)
+    row["check"] = measure([JARDIN, "-q", "--no-cache", "check", root])
+    if with_nickel and shutil.which("nickel"):
+        lib = os.path.join(work, "stdlib")
+        subprocess.run([JARDIN, "stdlib", "path", "--write", lib], check=True, stdout=subprocess.DEVNULL)
+        prog = reference_program(root)
+        row["nickel"] = measure(["nickel", "export", "--import-path", lib, prog], cwd=root)
+    return row
+
+
+def fmt(m):
+    return f"{m[0]:.2f} s, {m[1]:.0f} MB" if m else "n/a"
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("sizes", nargs="*", type=int, default=[100, 1000, 10000])
+    p.add_argument("--no-nickel", action="store_true")
+    p.add_argument("--work", default=None, help="where configs and outputs go (default: a temp dir)")
+    a = p.parse_args()
+    if not os.path.exists(JARDIN):
+        sys.exit("build first: cargo build --release")
+    work = a.work or tempfile.mkdtemp(prefix="jardin-bench-")
+    rows = [bench(n, work, not a.no_nickel) for n in a.sizes]
+    print("| tenants | jardin cold | warm (nothing changed) | one tenant changed | check, no cache | `nickel export` reference | cold vs reference |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        ratio = f"{r['nickel'][0] / r['cold'][0]:.1f}× faster" if r.get("nickel") else "n/a"
+        print(f"| {r['n']:,} | {fmt(r['cold'])} | {fmt(r['warm'])} | {fmt(r['one'])} | {fmt(r['check'])} | {fmt(r.get('nickel'))} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+//! The command line contract: exit codes, streams, atomic output, the build
+//! stamp, and that no secret written in a config reaches any output.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn jardin(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_jardin"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run jardin");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_broken_tenant_fails_and_leaves_the_output_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    copy_dir(&repo().join("examples/minimal"), &root);
+    let out = tmp.path().join("out");
+    let cache = tmp.path().join("cache");
+    let (r, c, o) = (
+        root.to_str().unwrap(),
+        cache.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    let (code, _, err) = jardin(&["--cache-dir", c, "build", r, "-o", o]);
+    assert_eq!(code, 0, "{err}");
+    let before = std::fs::read_dir(out.join("k8s/potager/les-amis-pad"))
+        .unwrap()
+        .count();
+
+    // A typo in an app name: diagnostic with file:line and a hint, exit 1.
+    let tenant = root.join("tenants/les-amis.ncl");
+    let text = std::fs::read_to_string(&tenant).unwrap();
+    std::fs::write(&tenant, text.replace("\"hedgedoc\"", "\"hedgedok\"")).unwrap();
+    let (code, stdout, err) = jardin(&["--color", "never", "--cache-dir", c, "build", r, "-o", o]);
+    assert_eq!(code, 1);
+    assert!(stdout.is_empty());
+    assert!(err.contains("tenants/les-amis.ncl:"), "{err}");
+    assert!(err.contains("did you mean \"hedgedoc\"?"), "{err}");
+    assert!(err.contains("nothing written"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(out.join("k8s/potager/les-amis-pad"))
+            .unwrap()
+            .count(),
+        before
+    );
+    // Nothing half-written beside the output either.
+    let beside: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(beside.len(), 3, "{beside:?}");
+}
+
+#[test]
+fn an_unchanged_build_is_up_to_date_and_a_change_rebuilds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    copy_dir(&repo().join("examples/minimal"), &root);
+    let out = tmp.path().join("out");
+    let cache = tmp.path().join("cache");
+    let (r, c, o) = (
+        root.to_str().unwrap(),
+        cache.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    assert_eq!(jardin(&["--cache-dir", c, "build", r, "-o", o]).0, 0);
+    let (code, _, err) = jardin(&["--cache-dir", c, "build", r, "-o", o]);
+    assert_eq!(code, 0);
+    assert!(err.contains("up to date"), "{err}");
+    let tenant = root.join("tenants/les-amis.ncl");
+    let text = std::fs::read_to_string(&tenant).unwrap();
+    std::fs::write(
+        &tenant,
+        text.replace("pad.petit-jardin.org", "notes.petit-jardin.org"),
+    )
+    .unwrap();
+    let (code, _, err) = jardin(&["--cache-dir", c, "build", r, "-o", o]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("wrote"), "{err}");
+    let ingress =
+        std::fs::read_to_string(out.join("k8s/potager/les-amis-pad/ingress-hedgedoc.yaml"))
+            .unwrap();
+    assert!(ingress.contains("notes.petit-jardin.org"));
+}
+
+#[test]
+fn a_literal_secret_is_rejected_and_never_echoed_whole() {
+    let (code, _, err) = jardin(&[
+        "--color",
+        "never",
+        "--no-cache",
+        "check",
+        "examples/errors/literal-secret",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("J0701"), "{err}");
+    // The value appears only inside the quoted source line the user wrote,
+    // never in the message or the help.
+    for line in err
+        .lines()
+        .filter(|l| l.contains("correct horse battery staple"))
+    {
+        assert!(
+            line.contains("secrets = {"),
+            "secret echoed outside the source snippet: {line}"
+        );
+    }
+}
+
+#[test]
+fn json_diagnostics_carry_file_line_and_code() {
+    let (code, _, err) = jardin(&[
+        "--error-format",
+        "json",
+        "--no-cache",
+        "check",
+        "examples/errors/unknown-app",
+    ]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(err.lines().next().unwrap()).unwrap();
+    assert_eq!(v["code"], "J0103");
+    assert_eq!(v["file"], "tenants/asso.ncl");
+    assert_eq!(v["line"], 6);
+    assert_eq!(v["help"], "did you mean \"nextcloud\"?");
+}
+
+#[test]
+fn check_passes_on_the_examples_without_warnings() {
+    for ex in ["examples/minimal", "examples/collective"] {
+        let (code, stdout, err) = jardin(&["--no-cache", "check", "--deny-warnings", ex]);
+        assert_eq!(code, 0, "{ex}: {err}");
+        assert!(stdout.is_empty());
+        assert!(err.starts_with("ok:"), "{err}");
+    }
+}
+
+#[test]
+fn catalog_lists_the_apps() {
+    let (code, stdout, _) = jardin(&["catalog", "list"]);
+    assert_eq!(code, 0);
+    for app in ["nextcloud", "hedgedoc", "jitsi"] {
+        assert!(stdout.contains(app));
+    }
+    let (code, _, err) = jardin(&["--color", "never", "catalog", "show", "hedgdoc"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("did you mean \"hedgedoc\"?"));
+}
