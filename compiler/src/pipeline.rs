@@ -101,8 +101,10 @@ pub fn catalog() -> Result<&'static Catalog, Vec<Diagnostic>> {
         .map_err(Clone::clone)
 }
 
-fn typed<T: DeserializeOwned>(e: &Evaluated, what: &str) -> Result<T, Diagnostic> {
-    serde_json::from_value(e.value.clone()).map_err(|err| {
+fn typed<T: DeserializeOwned>(e: &mut Evaluated, what: &str) -> Result<T, Diagnostic> {
+    // Taken, not cloned: a tenant's value holds all its rendered objects.
+    let value = std::mem::take(&mut e.value);
+    serde_json::from_value(value).map_err(|err| {
         Diagnostic::error(
             "J0007",
             format!("{what} does not match jardin's model: {err}"),
@@ -161,7 +163,7 @@ pub fn compile(opts: &Options) -> Compilation {
             return out;
         }
     };
-    let collective: Collective = match typed(&collective_eval, "jardin.ncl") {
+    let collective: Collective = match typed(&mut collective_eval.clone(), "jardin.ncl") {
         Ok(c) => c,
         Err(d) => {
             out.diagnostics.push(d);
@@ -190,7 +192,7 @@ pub fn compile(opts: &Options) -> Compilation {
     for result in results {
         match result {
             Err(d) => out.diagnostics.extend(d),
-            Ok(e) => match typed::<CompiledTenant>(&e, "a tenant") {
+            Ok(mut e) => match typed::<CompiledTenant>(&mut e, "a tenant") {
                 Ok(compiled) => {
                     out.timings.cached += usize::from(e.from_cache);
                     out.tenants.push(TenantUnit {
