@@ -72,6 +72,28 @@ impl Compilation {
             .count()
     }
 
+    /// Writes every output file below `dir` (a staging directory), the
+    /// manifests serialized and written in parallel, never all in memory.
+    pub fn write_to(&self, dir: &Path) -> std::io::Result<usize> {
+        use crate::emit::write::write_file;
+        let mut dirs: Vec<String> = self
+            .objects
+            .iter()
+            .filter_map(|o| o.path().rsplit_once('/').map(|(d, _)| d.to_string()))
+            .collect();
+        dirs.dedup();
+        for d in &dirs {
+            std::fs::create_dir_all(dir.join(d))?;
+        }
+        self.objects
+            .par_iter()
+            .try_for_each(|o| std::fs::write(dir.join(o.path()), emit::to_yaml(&o.value)))?;
+        for (rel, bytes) in &self.extra_files {
+            write_file(dir, rel, bytes)?;
+        }
+        Ok(self.objects.len() + self.extra_files.len())
+    }
+
     /// Every output file of `build` below the output directory, sorted.
     pub fn files(&self) -> Vec<(String, Vec<u8>)> {
         let mut files: Vec<(String, Vec<u8>)> = self

@@ -49,11 +49,14 @@ pub fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) -> i32 {
         }
         return exit::ERROR;
     }
-    let files = c.files();
     if let Some((cache, _)) = &stamp {
         stamp::forget(cache, &output);
     }
-    if let Err(e) = crate::emit::write::write_dir_atomically(&output, &files) {
+    let mut written = 0;
+    if let Err(e) = crate::emit::write::replace_dir(&output, |dir| {
+        written = c.write_to(dir)?;
+        Ok(())
+    }) {
         out.diagnostics(&[Diagnostic::error(
             "J0008",
             format!("cannot write {}: {e}", output.display()),
@@ -68,7 +71,7 @@ pub fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) -> i32 {
     if !g.quiet {
         eprintln!(
             "wrote {} files for {} tenants to {}",
-            files.len(),
+            written,
             c.tenants.len(),
             output.display()
         );

@@ -8,6 +8,38 @@ use std::path::{Path, PathBuf};
 /// Writes `files` (relative path, content) as the whole content of `dir`.
 /// On error, `dir` is left as it was.
 pub fn write_dir_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> io::Result<()> {
+    replace_dir(dir, |staging| {
+        for (rel, bytes) in files {
+            write_file(staging, rel, bytes)?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes one file below `staging`, refusing paths that would leave it.
+pub fn write_file(staging: &Path, rel: &str, bytes: &[u8]) -> io::Result<()> {
+    let rel = Path::new(rel);
+    if rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("unsafe output path {}", rel.display()),
+        ));
+    }
+    let target = staging.join(rel);
+    if let Some(p) = target.parent() {
+        std::fs::create_dir_all(p)?;
+    }
+    std::fs::write(&target, bytes)
+}
+
+/// Makes `dir` the directory that `fill` writes: `fill` gets a fresh
+/// staging directory beside `dir`, which then replaces `dir` by rename.
+/// On error, `dir` is left as it was and the staging directory is removed.
+pub fn replace_dir(dir: &Path, fill: impl FnOnce(&Path) -> io::Result<()>) -> io::Result<()> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -20,24 +52,8 @@ pub fn write_dir_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> io::Resu
     let staging = tempfile::Builder::new()
         .prefix(&format!(".{name}.new-"))
         .tempdir_in(&parent)?;
-    for (rel, bytes) in files {
-        let rel = Path::new(rel);
-        if rel.is_absolute()
-            || rel
-                .components()
-                .any(|c| matches!(c, std::path::Component::ParentDir))
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("unsafe output path {}", rel.display()),
-            ));
-        }
-        let target = staging.path().join(rel);
-        if let Some(p) = target.parent() {
-            std::fs::create_dir_all(p)?;
-        }
-        std::fs::write(&target, bytes)?;
-    }
+    // On error, dropping `staging` removes it.
+    fill(staging.path())?;
     let staged = staging.keep();
     if dir.exists() {
         // Move the old output aside, put the new one in place, then remove
