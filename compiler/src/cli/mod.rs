@@ -2,6 +2,7 @@
 //! exit codes. One file per command family; this one holds the arguments
 //! and the dispatch.
 
+mod backup;
 mod build;
 mod catalog;
 
@@ -90,6 +91,11 @@ pub enum Command {
         #[arg(short, long, default_value = "out")]
         output: PathBuf,
     },
+    /// Backup coverage of a config root.
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
     /// The apps jardin can deploy.
     Catalog {
         #[command(subcommand)]
@@ -99,6 +105,18 @@ pub enum Command {
     Stdlib {
         #[command(subcommand)]
         command: StdlibCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BackupCommand {
+    /// Per tenant and app: each piece of state, how it is backed up, how
+    /// often, how long it is kept, where to. Exits 1 if any is not covered.
+    Coverage {
+        #[arg(default_value = ".")]
+        root: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: backup::Format,
     },
 }
 
@@ -208,6 +226,9 @@ pub fn run(cli: Cli) -> i32 {
             deny_warnings,
         } => build::check(g, &out, root, deny_warnings),
         Command::Build { root, output } => build::build(g, &out, root, output),
+        Command::Backup {
+            command: BackupCommand::Coverage { root, format },
+        } => backup::coverage(g, &out, root, format),
         Command::Catalog { command } => catalog::catalog(&out, command),
         Command::Stdlib {
             command: StdlibCommand::Path { write },
