@@ -310,7 +310,11 @@ fn missing_key(ctx: &Context<'_>) -> Vec<Diagnostic> {
     let more = apps.len().saturating_sub(shown.len());
     let mut d = Diagnostic::error(
         NO_KEY,
-        format!("the backup policy has no encryption key ({} apps affected)", apps.len()),
+        format!(
+            "the backup policy has no encryption key ({} app{} affected)",
+            apps.len(),
+            if apps.len() == 1 { "" } else { "s" }
+        ),
     )
     .with_span(ctx.collective_map.get("defaults.backup").as_ref(), "no `encryption_key` here")
     .with_help("set encryption_key = { ref = { name = \"backup-repo\", key = \"password\" } } (a Secret in namespace jardin-backup), or { generate = {} }")
