@@ -385,6 +385,12 @@ pub fn resolve(collective: &Collective, catalog: &Catalog, tenants: &[TenantUnit
             let Some(entry) = catalog.get(&inst.app) else {
                 continue; // J0103 says so
             };
+            // An app that could not be resolved (unknown cluster, plan,
+            // version or missing service) is reported by `check`; its state
+            // would only repeat that error.
+            if cluster.is_none() || !unit.compiled.apps.get(instance).is_some_and(|a| a.rendered) {
+                continue;
+            }
             let parsed = AppBackup::parse(&inst.backup);
             let namespace = unit
                 .compiled
