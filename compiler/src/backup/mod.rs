@@ -488,3 +488,82 @@ pub fn source_secret(s: &SecretSource, fallback: &str) -> (String, String) {
         _ => (fallback.to_string(), "password".to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::PartialRetention;
+
+    fn collective(with_default: bool) -> Collective {
+        let mut v = serde_json::json!({
+            "name": "c", "contact": "a@b.org", "catalog_version": "1",
+            "defaults": {"plan": "small"},
+            "plans": {"small": {
+                "description": "", "default_size": "s", "sizes": {}, "ha": false,
+                "quotas": {"cpu": "1", "memory": "1Gi", "storage": "1Gi", "buckets": 1, "max_apps": 1},
+                "backup": {"minimum_retention": {"daily": 7, "weekly": 4, "monthly": 3},
+                           "minimum_pitr_days": 1, "retention": {"daily": 20}, "pitr_days": 3}
+            }},
+            "clusters": {}, "backup_targets": {}, "smtp_relays": {}, "zones": {}
+        });
+        if with_default {
+            v["defaults"]["backup"] = serde_json::json!({
+                "target": "offsite", "schedule": "nightly", "verify_schedule": "weekly",
+                "retention": {"daily": 14, "weekly": 10, "monthly": 12}, "pitr_days": 7,
+                "window": {"start_hour": 1, "hours": 4}
+            });
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn layers_apply_in_order_and_remember_their_origin() {
+        let c = collective(true);
+        let tenant = PolicyOverride {
+            retention: Some(PartialRetention {
+                weekly: Some(5),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let app = PolicyOverride {
+            target: Some("elsewhere".into()),
+            ..Default::default()
+        };
+        let e = effective(&c, Some("small"), &tenant, &app).unwrap();
+        // The plan raises daily (14 -> 20) and pitr (7 -> 3 does not lower).
+        assert_eq!(e.policy.retention.daily, 20);
+        assert_eq!(e.layer("retention.daily"), Layer::Plan);
+        assert_eq!(e.policy.pitr_days, 7);
+        assert_eq!(e.layer("pitr_days"), Layer::Collective);
+        assert_eq!(e.policy.retention.weekly, 5);
+        assert_eq!(e.layer("retention.weekly"), Layer::Tenant);
+        assert_eq!(e.policy.target, "elsewhere");
+        assert_eq!(e.layer("target"), Layer::App);
+        assert_eq!(e.policy.retention.monthly, 12);
+    }
+
+    #[test]
+    fn no_default_means_no_policy() {
+        let c = collective(false);
+        let o = PolicyOverride::default();
+        assert!(effective(&c, Some("small"), &o, &o).is_none());
+    }
+
+    #[test]
+    fn app_backup_parses_every_shape() {
+        assert!(AppBackup::parse(&serde_json::json!("inherit"))
+            .disabled
+            .is_none());
+        let d = AppBackup::parse(&serde_json::json!({"disabled": {"reason": "scratch data only"}}));
+        assert_eq!(d.disabled.as_deref(), Some("scratch data only"));
+        let o = AppBackup::parse(&serde_json::json!({
+            "pitr_days": 30, "exclude": {"html": "rebuilt from the image"}, "retension": {}
+        }));
+        assert_eq!(o.over.pitr_days, Some(30));
+        assert_eq!(o.exclude.len(), 1);
+        assert_eq!(o.unknown, vec!["retension".to_string()]);
+        let bad = AppBackup::parse(&serde_json::json!({"pitr_days": "many"}));
+        assert!(bad.invalid.is_some());
+    }
+}
