@@ -491,3 +491,145 @@ pub fn merge(objects: &mut Vec<DesiredObject>, backup: Vec<DesiredObject>, cov: 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::{Effective, Layer};
+    use crate::model::BackupPolicy;
+
+    fn collective(key: Value) -> Collective {
+        serde_json::from_value(json!({
+            "name": "c", "contact": "a@b.org", "catalog_version": "1",
+            "defaults": {"plan": "small", "backup": {
+                "target": "offsite", "schedule": "nightly", "verify_schedule": "weekly",
+                "retention": {"daily": 14, "weekly": 10, "monthly": 12}, "pitr_days": 7,
+                "window": {"start_hour": 1, "hours": 4}, "encryption_key": key,
+            }},
+            "plans": {},
+            "clusters": {},
+            "backup_targets": {"offsite": {
+                "endpoint": "https://s3.example.net", "bucket": "b", "prefix": "", "region": "r",
+                "location": "elsewhere", "credentials": {"ref": {"name": "s3", "key": "k"}},
+                "credential_keys": {"access_key_id": "id", "secret_access_key": "secret"},
+            }},
+            "smtp_relays": {}, "zones": {}
+        }))
+        .unwrap()
+    }
+
+    fn piece(c: &Collective, name: &str, kind: Kind, method: Method) -> Piece {
+        let policy: BackupPolicy = c.defaults.backup.clone().unwrap();
+        Piece {
+            tenant: "t".into(),
+            instance: "chat".into(),
+            app: "synapse".into(),
+            cluster: "k".into(),
+            namespace: "t-chat".into(),
+            name: name.into(),
+            kind,
+            criticality: "high".into(),
+            method,
+            pg: (kind == Kind::Database).then(|| ("databases".into(), "pg".into())),
+            status: Status::Covered(Box::new(Effective {
+                policy,
+                origin: [("target", Layer::Collective)].into_iter().collect(),
+            })),
+        }
+    }
+
+    fn every_kind(c: &Collective) -> Coverage {
+        Coverage {
+            pieces: vec![
+                piece(c, "database", Kind::Database, Method::CnpgBarman),
+                piece(c, "media", Kind::Bucket, Method::K8upRclone),
+                piece(c, "data", Kind::Volume, Method::K8upVolume),
+                piece(c, "signing-key", Kind::Secret, Method::K8upEscrow),
+            ],
+            apps: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn every_backup_object_passes_its_schema() {
+        for key in [
+            json!({"generate": {}}),
+            json!({"ref": {"name": "repo", "key": "pw"}}),
+        ] {
+            let c = collective(key);
+            let objects = objects(&c, &every_kind(&c));
+            let kinds: BTreeSet<&str> = objects.iter().map(DesiredObject::kind).collect();
+            for k in [
+                "Schedule",
+                "PreBackupPod",
+                "ScheduledBackup",
+                "Cluster",
+                "Secret",
+            ] {
+                assert!(kinds.contains(k), "no {k} in {kinds:?}");
+            }
+            for o in &objects {
+                let v = crate::schema::validate(&o.value);
+                assert!(
+                    v.is_empty(),
+                    "{}: {:?}",
+                    o.path(),
+                    v.iter().map(|v| &v.message).collect::<Vec<_>>()
+                );
+            }
+            let escrow = objects.iter().find(|o| o.name() == "escrow").unwrap();
+            assert_eq!(
+                escrow.value["spec"]["pod"]["spec"]["volumes"][0]["secret"]["secretName"],
+                "signing-key"
+            );
+        }
+    }
+
+    #[test]
+    fn derivation_is_deterministic_and_cnpg_reads_six_fields() {
+        let c = collective(json!({"generate": {}}));
+        let cov = every_kind(&c);
+        let a: Vec<Value> = objects(&c, &cov).into_iter().map(|o| o.value).collect();
+        let b: Vec<Value> = objects(&c, &cov).into_iter().map(|o| o.value).collect();
+        assert_eq!(a, b);
+        let sb = a.iter().find(|o| o["kind"] == "ScheduledBackup").unwrap();
+        assert_eq!(
+            sb["spec"]["schedule"].as_str().unwrap().split(' ').count(),
+            6
+        );
+        let cluster = a.iter().find(|o| o["kind"] == "Cluster").unwrap();
+        assert_eq!(cluster["spec"]["backup"]["retentionPolicy"], "7d");
+    }
+
+    #[test]
+    fn merge_adds_backup_to_the_shared_cluster_and_skips_opted_out_volumes() {
+        let c = collective(json!({"generate": {}}));
+        let mut cov = every_kind(&c);
+        cov.pieces[2].status = Status::OptedOut {
+            reason: "rebuilt at start".into(),
+            whole_app: false,
+        };
+        let shared = json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+            "metadata": {"name": "pg", "namespace": "databases"}, "spec": {"managed": {"roles": []}}});
+        let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data", "namespace": "t-chat"}, "spec": {}});
+        let mut all = vec![
+            DesiredObject::new("k", None, None, shared),
+            DesiredObject::new("k", Some("t".into()), Some("chat".into()), pvc),
+        ];
+        let backup = objects(&c, &cov);
+        merge(&mut all, backup, &cov);
+        let clusters: Vec<&DesiredObject> = all.iter().filter(|o| o.kind() == "Cluster").collect();
+        assert_eq!(clusters.len(), 1);
+        assert!(clusters[0].value["spec"]["managed"].is_object());
+        assert!(clusters[0].value["spec"]["backup"].is_object());
+        let pvc = all
+            .iter()
+            .find(|o| o.kind() == "PersistentVolumeClaim")
+            .unwrap();
+        assert_eq!(
+            pvc.value["metadata"]["annotations"][K8UP_BACKUP_ANNOTATION],
+            "false"
+        );
+    }
+}
