@@ -566,4 +566,24 @@ mod tests {
         let bad = AppBackup::parse(&serde_json::json!({"pitr_days": "many"}));
         assert!(bad.invalid.is_some());
     }
+
+    #[test]
+    fn odd_overrides_never_panic() {
+        let odd = [
+            serde_json::json!(null),
+            serde_json::json!(42),
+            serde_json::json!([1, 2]),
+            serde_json::json!({"disabled": "no reason record"}),
+            serde_json::json!({"exclude": ["html"]}),
+            serde_json::json!({"exclude": {"html": 3}}),
+            serde_json::json!({"pitr_days": -1}),
+            serde_json::json!({"pitr_days": 1e20}),
+            serde_json::json!({"retention": {"daily": "many"}}),
+            serde_json::json!({"window": {"hours": 0}}),
+            serde_json::json!({"": {}, "\u{0}": null}),
+        ];
+        for v in odd {
+            let _ = AppBackup::parse(&v);
+        }
+    }
 }
