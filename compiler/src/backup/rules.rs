@@ -2,7 +2,7 @@
 //! value (the collective's default, the plan, the tenant's or the app's
 //! override), so the fix is where the span is.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::derive::{self, Kept};
 use super::{schedule, Coverage, Gap, Kind, Layer, Piece, Status, APP_BACKUP_FIELDS};
@@ -74,18 +74,44 @@ fn span(
 }
 
 pub fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
+    let idx = Index::new(ctx);
     let mut out = Vec::new();
     out.extend(schedules(ctx));
-    out.extend(overrides(ctx));
-    out.extend(uncovered(ctx));
-    out.extend(same_place(ctx));
-    out.extend(retention(ctx));
+    out.extend(overrides(ctx, &idx));
+    out.extend(uncovered(ctx, &idx));
+    out.extend(same_place(ctx, &idx));
+    out.extend(retention(ctx, &idx));
     out.extend(missing_key(ctx));
     out
 }
 
-fn unit<'a>(ctx: &Context<'a>, tenant: &str) -> Option<&'a TenantUnit> {
-    ctx.tenants.iter().find(|u| u.compiled.tenant.id == tenant)
+/// Lookups by tenant and app, built once: the rules stay linear in the
+/// number of tenants (10,000 tenants must check in seconds).
+struct Index<'a> {
+    units: HashMap<&'a str, &'a TenantUnit>,
+    states: HashMap<(&'a str, &'a str), Vec<&'a str>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(ctx: &Context<'a>) -> Self {
+        let units = ctx
+            .tenants
+            .iter()
+            .map(|u| (u.compiled.tenant.id.as_str(), u))
+            .collect();
+        let mut states: HashMap<(&str, &str), Vec<&str>> = HashMap::new();
+        for p in &ctx.coverage.pieces {
+            states
+                .entry((p.tenant.as_str(), p.instance.as_str()))
+                .or_default()
+                .push(p.name.as_str());
+        }
+        Index { units, states }
+    }
+
+    fn unit(&self, tenant: &str) -> Option<&'a TenantUnit> {
+        self.units.get(tenant).copied()
+    }
 }
 
 fn opt_out_help(p: &Piece) -> String {
@@ -95,13 +121,13 @@ fn opt_out_help(p: &Piece) -> String {
     )
 }
 
-fn uncovered(ctx: &Context<'_>) -> Vec<Diagnostic> {
+fn uncovered(ctx: &Context<'_>, idx: &Index<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for p in &ctx.coverage.pieces {
         let Status::Uncovered(gap) = &p.status else {
             continue;
         };
-        let u = unit(ctx, &p.tenant);
+        let u = idx.unit(&p.tenant);
         let at = u.and_then(|u| u.source_map.get(&format!("apps.{}.backup", p.instance)));
         let (why, help) = match gap {
             Gap::NoPolicy => (
@@ -149,7 +175,7 @@ fn uncovered(ctx: &Context<'_>) -> Vec<Diagnostic> {
     out
 }
 
-fn same_place(ctx: &Context<'_>) -> Vec<Diagnostic> {
+fn same_place(ctx: &Context<'_>, idx: &Index<'_>) -> Vec<Diagnostic> {
     let c = ctx.collective;
     let pg = derive::pg_backups(c, ctx.coverage);
     let mut seen = BTreeSet::new();
@@ -162,10 +188,8 @@ fn same_place(ctx: &Context<'_>) -> Vec<Diagnostic> {
             continue;
         };
         let lives = if p.kind == Kind::Bucket {
-            let store = ctx
-                .tenants
-                .iter()
-                .find(|u| u.compiled.tenant.id == p.tenant)
+            let store = idx
+                .unit(&p.tenant)
                 .and_then(|u| u.compiled.apps.get(&p.instance))
                 .and_then(|a| a.bindings.object_store.as_ref())
                 .and_then(|s| cluster.services.object_stores.get(s));
@@ -192,7 +216,7 @@ fn same_place(ctx: &Context<'_>) -> Vec<Diagnostic> {
         } else {
             e.layer("target")
         };
-        let u = unit(ctx, &p.tenant);
+        let u = idx.unit(&p.tenant);
         let plan = u.map_or("", |u| super::plan_of(c, u));
         if !seen.insert((p.id(), d.target.clone())) {
             continue;
@@ -222,13 +246,13 @@ fn same_place(ctx: &Context<'_>) -> Vec<Diagnostic> {
     out
 }
 
-fn retention(ctx: &Context<'_>) -> Vec<Diagnostic> {
+fn retention(ctx: &Context<'_>, idx: &Index<'_>) -> Vec<Diagnostic> {
     let c = ctx.collective;
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for p in &ctx.coverage.pieces {
         let Some(e) = p.effective() else { continue };
-        let Some(u) = unit(ctx, &p.tenant) else {
+        let Some(u) = idx.unit(&p.tenant) else {
             continue;
         };
         let plan_name = super::plan_of(c, u);
@@ -428,7 +452,7 @@ fn schedules(ctx: &Context<'_>) -> Vec<Diagnostic> {
     out
 }
 
-fn overrides(ctx: &Context<'_>) -> Vec<Diagnostic> {
+fn overrides(ctx: &Context<'_>, idx: &Index<'_>) -> Vec<Diagnostic> {
     let c = ctx.collective;
     let mut out = Vec::new();
     let targets = || c.backup_targets.keys().map(String::as_str);
@@ -470,13 +494,10 @@ fn overrides(ctx: &Context<'_>) -> Vec<Diagnostic> {
                     .with_help("see docs/BACKUP.md for the fields an app may override"),
                 );
             }
-            let states: Vec<&str> = ctx
-                .coverage
-                .pieces
-                .iter()
-                .filter(|p| p.tenant == t.id && p.instance == *name)
-                .map(|p| p.name.as_str())
-                .collect();
+            let states: &[&str] = idx
+                .states
+                .get(&(t.id.as_str(), name.as_str()))
+                .map_or(&[], Vec::as_slice);
             for state in a.exclude.keys() {
                 if !states.contains(&state.as_str()) {
                     out.push(
