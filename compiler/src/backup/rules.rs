@@ -537,3 +537,105 @@ pub fn kept_text(k: &Kept) -> String {
         Kept::Window { days } => format!("PITR {days}d"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Catalog, CompiledTenant};
+    use serde_json::json;
+
+    fn collective(capabilities: &[&str], store_endpoint: &str) -> Collective {
+        serde_json::from_value(json!({
+            "name": "c", "contact": "a@b.org", "catalog_version": "1",
+            "defaults": {"plan": "small", "backup": {
+                "target": "offsite", "schedule": "nightly", "verify_schedule": "weekly",
+                "retention": {"daily": 14, "weekly": 10, "monthly": 12}, "pitr_days": 7,
+                "window": {"start_hour": 1, "hours": 4},
+                "encryption_key": {"ref": {"name": "repo", "key": "pw"}},
+            }},
+            "plans": {"small": {
+                "description": "", "default_size": "s", "sizes": {}, "ha": false,
+                "quotas": {"cpu": "1", "memory": "1Gi", "storage": "1Gi", "buckets": 1, "max_apps": 1},
+                "backup": {"minimum_retention": {"daily": 7, "weekly": 4, "monthly": 3}, "minimum_pitr_days": 1},
+            }},
+            "clusters": {"k": {
+                "location": "paris", "kubernetes_version": "1.33",
+                "ingress": {"class": "nginx", "ipv4": [], "ipv6": [], "hostname": "i.example.org", "cluster_issuer": "le"},
+                "storage_classes": {"rwo": "rbd"},
+                "capacity": {"cpu": "1", "memory": "1Gi", "storage": "1Gi", "nodes": 1},
+                "capabilities": capabilities,
+                "services": {"object_stores": {"s3": {"bucket_class": "s3", "endpoint": store_endpoint, "location": "paris"}}},
+            }},
+            "backup_targets": {"offsite": {
+                "endpoint": "https://s3.lyon.example.net", "bucket": "b", "prefix": "", "region": "r",
+                "location": "lyon", "credentials": {"ref": {"name": "s3", "key": "k"}},
+                "credential_keys": {"access_key_id": "id", "secret_access_key": "secret"},
+            }},
+            "smtp_relays": {}, "zones": {}
+        }))
+        .unwrap()
+    }
+
+    fn catalog() -> Catalog {
+        serde_json::from_value(json!({"files": {
+            "id": "files", "description": "", "versions": {"default": "1", "available": {"1": {}}},
+            "requires": {"buckets": [{"purpose": "data"}]},
+            "state": [{"name": "data", "kind": "bucket", "criticality": "high"},
+                      {"name": "cache", "kind": "volume", "criticality": "low"}],
+            "secrets": {"key": {"keys": ["k"], "encrypts_data": true}},
+            "sizes": {},
+        }}))
+        .unwrap()
+    }
+
+    fn tenant() -> TenantUnit {
+        let compiled: CompiledTenant = serde_json::from_value(json!({
+            "plan": "small",
+            "tenant": {"id": "t", "display_name": "T", "contacts": [], "cluster": "k", "plan": null,
+                       "state": "active", "zones": [], "mail": null, "backup": {},
+                       "apps": {"files": {"app": "files", "host": "f.example.org", "aliases": [],
+                                          "bindings": {}, "secrets": {}, "backup": "inherit", "state": "active"}}},
+            "apps": {"files": {"app": "files", "version": "1", "namespace": "t-files", "host": "f.example.org",
+                               "hosts": [], "size": "s", "state": "active", "missing_services": [],
+                               "bindings": {"postgres": null, "object_store": "s3", "smtp": null},
+                               "rendered": true, "objects": []}},
+        }))
+        .unwrap();
+        TenantUnit {
+            compiled,
+            source_map: SourceMap::default(),
+            from_cache: false,
+        }
+    }
+
+    fn codes(c: &Collective) -> Vec<&'static str> {
+        let tenants = [tenant()];
+        let coverage = super::super::resolve(c, &catalog(), &tenants);
+        let map = SourceMap::default();
+        let ctx = Context {
+            collective: c,
+            collective_map: &map,
+            tenants: &tenants,
+            coverage: &coverage,
+        };
+        run(&ctx).into_iter().map(|d| d.code).collect()
+    }
+
+    #[test]
+    fn a_covered_app_has_no_diagnostic() {
+        assert!(codes(&collective(&["k8up"], "https://s3.paris.example.net")).is_empty());
+    }
+
+    #[test]
+    fn a_bucket_backed_up_to_its_own_object_store_is_reported() {
+        let c = collective(&["k8up"], "https://s3.lyon.example.net");
+        assert_eq!(codes(&c), vec![SAME_PLACE]);
+    }
+
+    #[test]
+    fn without_k8up_every_piece_is_uncovered() {
+        let c = collective(&[], "https://s3.paris.example.net");
+        // The bucket, the volume and the escrowed key.
+        assert_eq!(codes(&c), vec![UNCOVERED; 3]);
+    }
+}
