@@ -23,21 +23,64 @@ pub enum SecretSource {
     External(String),
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Retention {
     pub daily: u32,
     pub weekly: u32,
     pub monthly: u32,
 }
 
+/// The night window in which `nightly` and `weekly` schedules are spread.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct BackupWindow {
+    pub start_hour: u32,
+    pub hours: u32,
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct BackupPolicy {
     pub target: String,
+    /// `nightly`, or a five-field cron expression.
     pub schedule: String,
     pub retention: Retention,
     pub pitr_days: u32,
-    pub encryption_key: SecretSource,
+    #[serde(default)]
+    pub encryption_key: Option<SecretSource>,
+    /// `weekly`, or a five-field cron expression.
     pub verify_schedule: String,
+    pub window: BackupWindow,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct PartialRetention {
+    pub daily: Option<u32>,
+    pub weekly: Option<u32>,
+    pub monthly: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct PartialWindow {
+    pub start_hour: Option<u32>,
+    pub hours: Option<u32>,
+}
+
+/// A partial policy (a tenant's or an app's), merged field by field over
+/// the policy it inherits.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct PolicyOverride {
+    pub target: Option<String>,
+    pub schedule: Option<String>,
+    pub retention: Option<PartialRetention>,
+    pub pitr_days: Option<u32>,
+    pub encryption_key: Option<SecretSource>,
+    pub verify_schedule: Option<String>,
+    pub window: Option<PartialWindow>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct CredentialKeys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -48,6 +91,7 @@ pub struct BackupTarget {
     pub region: String,
     pub location: String,
     pub credentials: SecretSource,
+    pub credential_keys: CredentialKeys,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -76,6 +120,18 @@ pub struct Plan {
     pub default_size: String,
     pub sizes: BTreeMap<String, String>,
     pub ha: bool,
+    pub backup: PlanBackup,
+}
+
+/// A plan's backup class: a floor for overrides, and raised defaults.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct PlanBackup {
+    pub minimum_retention: Retention,
+    pub minimum_pitr_days: u32,
+    #[serde(default)]
+    pub retention: Option<PartialRetention>,
+    #[serde(default)]
+    pub pitr_days: Option<u32>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -165,7 +221,8 @@ pub struct Zone {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Defaults {
     pub plan: String,
-    pub backup: BackupPolicy,
+    #[serde(default)]
+    pub backup: Option<BackupPolicy>,
 }
 
 /// `jardin.ncl`: the collective, its clusters, plans and shared services.
@@ -221,6 +278,8 @@ pub struct Tenant {
     pub state: String,
     pub zones: Vec<String>,
     pub mail: Option<Mail>,
+    #[serde(default)]
+    pub backup: PolicyOverride,
     pub apps: BTreeMap<String, AppInstance>,
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 
+use crate::backup;
 use crate::check;
 use crate::diag::{Diagnostic, Severity};
 use crate::emit::{self, DesiredObject};
@@ -101,6 +102,7 @@ impl Compilation {
             .par_iter()
             .map(|o| (o.path(), emit::to_yaml(&o.value).into_bytes()))
             .collect();
+        files.extend(self.extra_files.iter().cloned());
         files.sort_by(|a, b| a.0.cmp(&b.0));
         files
     }
@@ -242,6 +244,14 @@ pub fn compile(opts: &Options) -> Compilation {
         tenants: &out.tenants,
     };
     out.diagnostics.extend(check::run(&ctx));
+    let coverage = backup::resolve(&collective, &out.catalog, &out.tenants);
+    out.diagnostics
+        .extend(backup::rules::run(&backup::rules::Context {
+            collective: &collective,
+            collective_map: &collective_eval.source_map,
+            tenants: &out.tenants,
+            coverage: &coverage,
+        }));
     out.timings.check = t1.elapsed();
 
     if out.errors() == 0 {
@@ -253,6 +263,8 @@ pub fn compile(opts: &Options) -> Compilation {
             .collect();
         let compiled: Vec<&CompiledTenant> = out.tenants.iter().map(|t| &t.compiled).collect();
         objects.extend(emit::k8s::shared_objects(&collective, &compiled));
+        let backup_objects = backup::derive::objects(&collective, &coverage);
+        backup::derive::merge(&mut objects, backup_objects, &coverage);
         objects.sort_by_cached_key(DesiredObject::path);
         out.timings.emit = t2.elapsed();
 
@@ -298,6 +310,11 @@ pub fn compile(opts: &Options) -> Compilation {
     }
     // Further outputs and their rules (DNS zones, backup coverage) go here,
     // each from its own module.
+    let report = backup::report::build(&collective, &coverage);
+    out.extra_files.push((
+        backup::report::PATH.to_string(),
+        backup::report::to_json(&report),
+    ));
     out.collective = Some(collective);
     crate::diag::sort(&mut out.diagnostics);
     out

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use jardin::check::{Code, OTHER_CODES, RULES};
+use jardin::check::Code;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -15,13 +15,7 @@ fn repo() -> PathBuf {
 }
 
 fn all_codes() -> Vec<&'static Code> {
-    let mut codes: Vec<&Code> = RULES
-        .iter()
-        .flat_map(|r| r.codes.iter())
-        .chain(OTHER_CODES.iter())
-        .collect();
-    codes.sort_by_key(|c| c.code);
-    codes
+    jardin::check::all_codes()
 }
 
 fn diagnostics_page() -> String {

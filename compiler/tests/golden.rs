@@ -217,7 +217,17 @@ fn collective_graph_is_pinned_and_documented() {
     files.insert("faire-ecole.mmd".to_string(), mermaid.clone());
     files.insert("waves.txt".to_string(), waves);
     check_tree(&repo().join("golden/collective/graph"), files);
-    let doc = std::fs::read_to_string(repo().join("docs/GRAPH.md")).unwrap_or_default();
+    let doc_path = repo().join("docs/GRAPH.md");
+    let mut doc = std::fs::read_to_string(&doc_path).unwrap_or_default();
+    if updating() {
+        if let Some(start) = doc.find("```mermaid\n") {
+            let body = start + "```mermaid\n".len();
+            if let Some(len) = doc[body..].find("```") {
+                doc.replace_range(body..body + len, &mermaid);
+                std::fs::write(&doc_path, &doc).unwrap();
+            }
+        }
+    }
     assert!(
         doc.contains(&mermaid),
         "docs/GRAPH.md must embed golden/collective/graph/faire-ecole.mmd verbatim"

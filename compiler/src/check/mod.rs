@@ -70,6 +70,18 @@ pub fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
     out
 }
 
+/// Every diagnostic code jardin can raise, sorted, for docs/DIAGNOSTICS.md.
+pub fn all_codes() -> Vec<&'static Code> {
+    let mut codes: Vec<&Code> = RULES
+        .iter()
+        .flat_map(|r| r.codes.iter())
+        .chain(OTHER_CODES.iter())
+        .chain(crate::backup::rules::CODES.iter())
+        .collect();
+    codes.sort_by_key(|c| c.code);
+    codes
+}
+
 /// Codes of diagnostics raised outside `check` (evaluation, schema), with
 /// their docs, for docs/DIAGNOSTICS.md.
 pub static OTHER_CODES: &[Code] = &[

@@ -54,18 +54,21 @@ fn collective(ctx: &Context<'_>) -> Vec<Diagnostic> {
                 .with_help(hint(&c.defaults.plan, keys(&c.plans))),
         );
     }
-    if !c.backup_targets.contains_key(&c.defaults.backup.target) {
-        out.push(
-            Diagnostic::error(
-                "J0107",
-                format!("unknown backup target \"{}\"", c.defaults.backup.target),
-            )
-            .with_span(
-                map.get("defaults.backup.target").as_ref(),
-                "not a key of `backup_targets`",
-            )
-            .with_help(hint(&c.defaults.backup.target, keys(&c.backup_targets))),
-        );
+    // Targets named by tenants and apps are checked in `backup::rules`.
+    if let Some(policy) = &c.defaults.backup {
+        if !c.backup_targets.contains_key(&policy.target) {
+            out.push(
+                Diagnostic::error(
+                    "J0107",
+                    format!("unknown backup target \"{}\"", policy.target),
+                )
+                .with_span(
+                    map.get("defaults.backup.target").as_ref(),
+                    "not a key of `backup_targets`",
+                )
+                .with_help(hint(&policy.target, keys(&c.backup_targets))),
+            );
+        }
     }
     out
 }

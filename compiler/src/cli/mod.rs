@@ -2,6 +2,7 @@
 //! exit codes. One file per command family; this one holds the arguments
 //! and the dispatch.
 
+mod backup;
 mod build;
 mod catalog;
 mod graph;
@@ -105,6 +106,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: GraphFormat,
     },
+    /// Backup coverage of a config root.
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
     /// The apps jardin can deploy.
     Catalog {
         #[command(subcommand)]
@@ -114,6 +120,18 @@ pub enum Command {
     Stdlib {
         #[command(subcommand)]
         command: StdlibCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BackupCommand {
+    /// Per tenant and app: each piece of state, how it is backed up, how
+    /// often, how long it is kept, where to. Exits 1 if any is not covered.
+    Coverage {
+        #[arg(default_value = ".")]
+        root: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: backup::Format,
     },
 }
 
@@ -224,6 +242,9 @@ pub fn run(cli: Cli) -> i32 {
         } => build::check(g, &out, root, deny_warnings),
         Command::Build { root, output } => build::build(g, &out, root, output),
         Command::Graph { root, format } => graph::graph(g, &out, root, format),
+        Command::Backup {
+            command: BackupCommand::Coverage { root, format },
+        } => backup::coverage(g, &out, root, format),
         Command::Catalog { command } => catalog::catalog(&out, command),
         Command::Stdlib {
             command: StdlibCommand::Path { write },

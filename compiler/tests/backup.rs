@@ -1,0 +1,136 @@
+//! Backup coverage, end to end: the example collective is fully covered;
+//! removing its backup policy makes `check` fail naming every piece of
+//! state; an opt-out is reported, and its volume is skipped by k8up.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn jardin(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_jardin"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run jardin");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A copy of examples/collective in a temp dir, to edit.
+fn copy_example() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = repo().join("examples/collective");
+    std::fs::create_dir_all(tmp.path().join("tenants")).unwrap();
+    std::fs::copy(src.join("jardin.ncl"), tmp.path().join("jardin.ncl")).unwrap();
+    for e in std::fs::read_dir(src.join("tenants")).unwrap().flatten() {
+        std::fs::copy(e.path(), tmp.path().join("tenants").join(e.file_name())).unwrap();
+    }
+    tmp
+}
+
+fn coverage_json(root: &str) -> serde_json::Value {
+    let (code, stdout, stderr) =
+        jardin(&["--no-cache", "backup", "coverage", root, "--format", "json"]);
+    assert!(code == 0 || code == 1, "{stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"))
+}
+
+#[test]
+fn the_example_is_fully_covered() {
+    let (code, table, stderr) = jardin(&[
+        "--no-cache",
+        "--color",
+        "never",
+        "backup",
+        "coverage",
+        "examples/collective",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(table.starts_with("TENANT"), "{table}");
+    assert!(table.contains("0 opted out, 0 not backed up"), "{table}");
+    let v = coverage_json("examples/collective");
+    assert_eq!(v["format_version"], 1);
+    assert_eq!(v["summary"]["uncovered"], 0);
+    assert_eq!(v["summary"]["covered"], v["summary"]["total"]);
+}
+
+#[test]
+fn removing_the_backup_policy_names_every_piece_of_state() {
+    let expected = coverage_json("examples/collective");
+    let tmp = copy_example();
+    let path = tmp.path().join("jardin.ncl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let start = text
+        .find("    backup = {\n")
+        .expect("a default backup policy");
+    let end = start + text[start..].find("\n    },\n").unwrap() + "\n    },\n".len();
+    std::fs::write(&path, format!("{}{}", &text[..start], &text[end..])).unwrap();
+
+    let root = tmp.path().to_str().unwrap();
+    let (code, _, stderr) = jardin(&["--no-cache", "--color", "never", "check", root]);
+    assert_eq!(code, 1, "check should fail:\n{stderr}");
+    let pieces = expected["state"].as_array().unwrap();
+    assert!(pieces.len() >= 20);
+    for p in pieces {
+        let needle = format!(
+            "{} \"{}\" of {}/{} ({}) is not backed up",
+            p["kind"].as_str().unwrap(),
+            p["state"].as_str().unwrap(),
+            p["tenant"].as_str().unwrap(),
+            p["app"].as_str().unwrap(),
+            p["catalog_app"].as_str().unwrap(),
+        );
+        assert!(stderr.contains(&needle), "missing {needle:?} in\n{stderr}");
+    }
+    assert_eq!(stderr.matches("J0501").count(), pieces.len(), "{stderr}");
+    // Each points at the tenant's own file.
+    assert!(stderr.contains("╭─[tenants/faire-ecole.ncl:"), "{stderr}");
+
+    let (code, table, _) = jardin(&["--no-cache", "backup", "coverage", root]);
+    assert_eq!(code, 1);
+    assert!(table.contains("NOT BACKED UP"), "{table}");
+}
+
+#[test]
+fn an_opt_out_is_reported_and_its_volume_skipped() {
+    let tmp = copy_example();
+    let path = tmp.path().join("tenants/le-zinc.ncl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replace(
+        "pad = { app = \"hedgedoc\", host = \"pad.lezinc.org\", version = \"1.10.2\" },",
+        "pad = { app = \"hedgedoc\", host = \"pad.lezinc.org\", version = \"1.10.2\", backup.exclude.uploads = \"uploads are copies of printed menus\" },",
+    );
+    assert_ne!(text, edited, "the fixture changed: update this test");
+    std::fs::write(&path, edited).unwrap();
+    let root = tmp.path().to_str().unwrap();
+    let v = coverage_json(root);
+    let entry = v["state"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "le-zinc/pad/uploads")
+        .unwrap();
+    assert_eq!(entry["status"], "opted-out");
+    assert_eq!(entry["reason"], "uploads are copies of printed menus");
+
+    let out = tmp.path().join("out");
+    let (code, _, stderr) = jardin(&["--no-cache", "build", root, "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let pvc = std::fs::read_to_string(
+        out.join("k8s/ada-lovelace/le-zinc-pad/persistentvolumeclaim-uploads.yaml"),
+    )
+    .unwrap();
+    assert!(pvc.contains("k8up.io/backup: 'false'"), "{pvc}");
+    let written = std::fs::read_to_string(out.join("backup/coverage.json")).unwrap();
+    let from_build: serde_json::Value = serde_json::from_str(&written).unwrap();
+    assert_eq!(from_build, v, "build and `backup coverage` disagree");
+}
