@@ -538,6 +538,16 @@ pub fn kept_text(k: &Kept) -> String {
     }
 }
 
+/// The backup codes with their docs, for docs/DIAGNOSTICS.md.
+pub static CODES: &[crate::check::Code] = &[
+    crate::check::Code { code: UNCOVERED, title: "state without backup", doc: "A piece of state (a database, a bucket, a volume, a secret that encrypts data) that no policy covers. Every piece must be backed up or opted out with a written reason (`backup.exclude.<state> = \"...\"`, or the whole app with `backup.disabled.reason`). A piece is uncovered when there is no policy at all, when its cluster lacks the operator that would back it up (k8up, CloudNativePG), or when a database has no Postgres service bound." },
+    crate::check::Code { code: SAME_PLACE, title: "backup in the same place as the data", doc: "A backup that burns with the datacenter is no backup: the target's `location` must differ from the cluster's location (databases, volumes, secrets) and from the bucket's object store (buckets: same location, or the same endpoint)." },
+    crate::check::Code { code: RETENTION, title: "retention below the plan's minimum", doc: "A plan sets a floor (`backup.minimum_retention`, `backup.minimum_pitr_days`); a tenant or an app may change its policy, but not keep fewer daily, weekly or monthly snapshots, or a shorter recovery window, than its plan promises." },
+    crate::check::Code { code: NO_KEY, title: "no encryption key", doc: "Backups leave the cluster for someone else's storage: k8up encrypts each repository with the policy's `encryption_key` (a secret reference, never a value), and refuses to run without one." },
+    crate::check::Code { code: BAD_SCHEDULE, title: "schedule that cannot run", doc: "A cron field out of range (minute 61, hour 24, month 13), a backwards range, a zero step, or a night window that is not within 24 hours. Caught at compile time rather than by an operator that silently never starts the job." },
+    crate::check::Code { code: BAD_OVERRIDE, title: "unreadable backup override", doc: "An app's `backup` override with an unknown field (a typo would silently change nothing), or an `exclude` naming state that the app does not have." },
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -639,13 +649,3 @@ mod tests {
         assert_eq!(codes(&c), vec![UNCOVERED; 3]);
     }
 }
-
-/// The backup codes with their docs, for docs/DIAGNOSTICS.md.
-pub static CODES: &[crate::check::Code] = &[
-    crate::check::Code { code: UNCOVERED, title: "state without backup", doc: "A piece of state (a database, a bucket, a volume, a secret that encrypts data) that no policy covers. Every piece must be backed up or opted out with a written reason (`backup.exclude.<state> = \"...\"`, or the whole app with `backup.disabled.reason`). A piece is uncovered when there is no policy at all, when its cluster lacks the operator that would back it up (k8up, CloudNativePG), or when a database has no Postgres service bound." },
-    crate::check::Code { code: SAME_PLACE, title: "backup in the same place as the data", doc: "A backup that burns with the datacenter is no backup: the target's `location` must differ from the cluster's location (databases, volumes, secrets) and from the bucket's object store (buckets: same location, or the same endpoint)." },
-    crate::check::Code { code: RETENTION, title: "retention below the plan's minimum", doc: "A plan sets a floor (`backup.minimum_retention`, `backup.minimum_pitr_days`); a tenant or an app may change its policy, but not keep fewer daily, weekly or monthly snapshots, or a shorter recovery window, than its plan promises." },
-    crate::check::Code { code: NO_KEY, title: "no encryption key", doc: "Backups leave the cluster for someone else's storage: k8up encrypts each repository with the policy's `encryption_key` (a secret reference, never a value), and refuses to run without one." },
-    crate::check::Code { code: BAD_SCHEDULE, title: "schedule that cannot run", doc: "A cron field out of range (minute 61, hour 24, month 13), a backwards range, a zero step, or a night window that is not within 24 hours. Caught at compile time rather than by an operator that silently never starts the job." },
-    crate::check::Code { code: BAD_OVERRIDE, title: "unreadable backup override", doc: "An app's `backup` override with an unknown field (a typo would silently change nothing), or an `exclude` naming state that the app does not have." },
-];
