@@ -4,6 +4,7 @@
 
 mod build;
 mod catalog;
+mod plan;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -17,6 +18,10 @@ use crate::pipeline::{Compilation, Options};
 pub mod exit {
     pub const OK: i32 = 0;
     pub const ERROR: i32 = 1;
+    /// `plan`: there are changes.
+    pub const CHANGES: i32 = 2;
+    /// `plan`: there are changes that need approval.
+    pub const APPROVAL: i32 = 3;
 }
 
 #[derive(Parser, Debug)]
@@ -90,6 +95,9 @@ pub enum Command {
         #[arg(short, long, default_value = "out")]
         output: PathBuf,
     },
+    /// Compare the desired state with the live state: what `apply` would change.
+    /// Exit code 0: no changes, 2: changes, 3: changes that need approval.
+    Plan(plan::PlanArgs),
     /// The apps jardin can deploy.
     Catalog {
         #[command(subcommand)]
@@ -208,6 +216,7 @@ pub fn run(cli: Cli) -> i32 {
             deny_warnings,
         } => build::check(g, &out, root, deny_warnings),
         Command::Build { root, output } => build::build(g, &out, root, output),
+        Command::Plan(args) => plan::plan(g, &out, args),
         Command::Catalog { command } => catalog::catalog(&out, command),
         Command::Stdlib {
             command: StdlibCommand::Path { write },
