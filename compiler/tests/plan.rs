@@ -28,8 +28,16 @@ struct Run {
     stderr: String,
 }
 
+/// The binary under test. `$JARDIN_BIN` overrides cargo's path: several
+/// worktrees may share one target directory, and so its `debug/jardin`.
+fn bin() -> PathBuf {
+    std::env::var_os("JARDIN_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_jardin")))
+}
+
 fn jardin_env(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jardin"));
+    let mut cmd = Command::new(bin());
     cmd.args(args)
         .current_dir(repo())
         .env_remove("NO_COLOR")

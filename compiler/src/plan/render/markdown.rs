@@ -95,7 +95,7 @@ pub fn render(plan: &Plan, budget: usize) -> String {
         );
         for change in changes_of(plan, t) {
             let (sym, word) = action_word(change.action);
-            let mut entry = format!("{sym} **{word}** {}\n", code(&change.id.to_string()));
+            let mut entry = format!("**{sym} {word}** {}\n", code(&change.id.to_string()));
             if let Some(r) = &change.reason {
                 let _ = writeln!(entry, "  - why ours: {r}");
             }
