@@ -238,6 +238,16 @@ pub struct Collective {
     pub backup_targets: BTreeMap<String, BackupTarget>,
     pub smtp_relays: BTreeMap<String, SmtpRelay>,
     pub zones: BTreeMap<String, Zone>,
+    #[serde(default)]
+    pub plan: PlanConfig,
+}
+
+/// `plan` in jardin.ncl: how plans are computed.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct PlanConfig {
+    /// Fields that controllers own, left out of every comparison.
+    #[serde(default)]
+    pub ignore: Vec<crate::plan::normalize::IgnoreRule>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

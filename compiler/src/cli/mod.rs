@@ -6,6 +6,7 @@ mod backup;
 mod build;
 mod catalog;
 mod graph;
+mod plan;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -19,6 +20,10 @@ use crate::pipeline::{Compilation, Options};
 pub mod exit {
     pub const OK: i32 = 0;
     pub const ERROR: i32 = 1;
+    /// `plan`: there are changes.
+    pub const CHANGES: i32 = 2;
+    /// `plan`: there are changes that need approval.
+    pub const APPROVAL: i32 = 3;
 }
 
 #[derive(Parser, Debug)]
@@ -111,6 +116,9 @@ pub enum Command {
         #[command(subcommand)]
         command: BackupCommand,
     },
+    /// Compare the desired state with the live state: what `apply` would change.
+    /// Exit code 0: no changes, 2: changes, 3: changes that need approval.
+    Plan(plan::PlanArgs),
     /// The apps jardin can deploy.
     Catalog {
         #[command(subcommand)]
@@ -245,6 +253,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Backup {
             command: BackupCommand::Coverage { root, format },
         } => backup::coverage(g, &out, root, format),
+        Command::Plan(args) => plan::plan(g, &out, args),
         Command::Catalog { command } => catalog::catalog(&out, command),
         Command::Stdlib {
             command: StdlibCommand::Path { write },

@@ -1,0 +1,518 @@
+//! Plan: what applying the desired state to the live state would change.
+//!
+//! ```text
+//! desired objects ─seal─┐                       ┌─ render::text
+//!                       ├─normalize─mask─diff─▶ Plan ─┼─ render::markdown
+//! live objects ───seal──┘                       └─ render::json (the contract)
+//! ```
+//!
+//! Secret values are sealed (`secrets`) before anything else looks at an
+//! object, and only opaque tokens come out. Nothing here does IO: the CLI
+//! reads the live state through `live::LiveSource` and passes it in.
+
+pub mod diff;
+pub mod normalize;
+pub mod render;
+pub mod secrets;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::diag::Diagnostic;
+use crate::emit::k8s::TENANT_LABEL;
+use crate::emit::DesiredObject;
+use crate::live::kube::group_of;
+use crate::live::LiveObject;
+use diff::{FieldChange, Op};
+use normalize::IgnoreRule;
+use secrets::{Keys, Sealed};
+
+/// Version of the JSON plan (docs/PLAN.md). Bump on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The identity of an object in a cluster. The API version is left out: the
+/// server converts between versions of a group.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ObjectId {
+    pub cluster: String,
+    pub namespace: String,
+    pub group: String,
+    pub kind: String,
+    pub name: String,
+}
+
+impl ObjectId {
+    fn of(cluster: &str, v: &Value) -> ObjectId {
+        ObjectId {
+            cluster: cluster.to_string(),
+            namespace: v["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            group: group_of(v["apiVersion"].as_str().unwrap_or("")).to_string(),
+            kind: v["kind"].as_str().unwrap_or("").to_string(),
+            name: v["metadata"]["name"].as_str().unwrap_or("").to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectId {
+    /// `Deployment louise-michel/faire-ecole-cloud/nextcloud`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{} {}/{}", self.kind, self.cluster, self.name)
+        } else {
+            write!(
+                f,
+                "{} {}/{}/{}",
+                self.kind, self.cluster, self.namespace, self.name
+            )
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+/// One object that would change. Every value in it is normalized and
+/// secret-masked.
+#[derive(Clone, Debug, Serialize)]
+pub struct Change {
+    pub action: Action,
+    #[serde(flatten)]
+    pub id: ObjectId,
+    pub api_version: String,
+    /// The tenant it belongs to; `None` for objects shared by tenants.
+    pub tenant: Option<String>,
+    /// Updates: every changed field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldChange>,
+    /// Deletes: why jardin considers the object its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Why this change needs approval, if it does.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approval: Vec<String>,
+    /// Creates and updates: the object as it would be (normalized, masked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desired: Option<Value>,
+    /// Updates and deletes: the object as it is (normalized, masked); shown
+    /// in text diffs, not part of the JSON contract.
+    #[serde(skip)]
+    pub live: Option<Value>,
+}
+
+/// Counts per tenant (and in total).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub unchanged: usize,
+}
+
+impl Counts {
+    pub fn changes(&self) -> usize {
+        self.create + self.update + self.delete
+    }
+    fn add(&mut self, a: Action) {
+        match a {
+            Action::Create => self.create += 1,
+            Action::Update => self.update += 1,
+            Action::Delete => self.delete += 1,
+        }
+    }
+}
+
+/// The key under which shared objects (no tenant) are counted.
+pub const SHARED: &str = "(shared)";
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    pub format_version: u32,
+    /// blake3 of the canonical normalized desired state (`blake3:<hex>`).
+    pub desired_hash: String,
+    /// blake3 of the canonical normalized live state.
+    pub live_hash: String,
+    /// Where the live state came from, per cluster.
+    pub live_sources: BTreeMap<String, String>,
+    pub summary: Counts,
+    pub tenants: BTreeMap<String, Counts>,
+    /// Plan-wide reasons for approval (the deletion threshold).
+    pub approval: Vec<String>,
+    /// Sorted by tenant (shared last), then object.
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    pub fn needs_approval(&self) -> bool {
+        !self.approval.is_empty() || self.changes.iter().any(|c| !c.approval.is_empty())
+    }
+}
+
+/// What to plan against what.
+pub struct Input<'a> {
+    pub desired: &'a [DesiredObject],
+    pub live: Vec<LiveObject>,
+    pub live_sources: BTreeMap<String, String>,
+    pub ignore: &'a [IgnoreRule],
+    /// Every tenant with a file in the config root (filters aside).
+    pub known_tenants: BTreeSet<String>,
+    /// `--tenant`: only these tenants' objects are compared or deleted.
+    pub tenant_filter: Vec<String>,
+    /// Deleting more than this many objects needs approval…
+    pub max_deletes: usize,
+    /// …or more than this share (percent) of the live objects in scope.
+    pub max_delete_percent: usize,
+    /// `$JARDIN_PLAN_KEY`.
+    pub secret_key: Option<String>,
+}
+
+/// A sealed, normalized object of one side.
+struct Side {
+    id: ObjectId,
+    api_version: String,
+    tenant: Option<String>,
+    sealed: Sealed,
+}
+
+fn tenant_label(v: &Value) -> Option<String> {
+    v["metadata"]["labels"][TENANT_LABEL]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Canonical hash of one side: objects in id order, secrets as keyed
+/// digests. serde_json maps are sorted, so serialization is canonical.
+fn state_hash(sides: &[&Side], keys: &Keys) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for s in sides {
+        let mut v = s.sealed.value.clone();
+        secrets::replace(&mut v, &s.sealed.secrets, &|x| keys.digest(x));
+        let id = serde_json::to_vec(&s.id).unwrap_or_default();
+        let body = serde_json::to_vec(&v).unwrap_or_default();
+        hasher.update(&(id.len() as u64).to_le_bytes());
+        hasher.update(&id);
+        hasher.update(&(body.len() as u64).to_le_bytes());
+        hasher.update(&body);
+    }
+    format!("blake3:{}", hasher.finalize().to_hex())
+}
+
+/// Kinds whose deletion destroys data (or everything in a namespace).
+fn deletion_needs_approval(id: &ObjectId) -> Option<&'static str> {
+    match (id.group.as_str(), id.kind.as_str()) {
+        ("", "PersistentVolumeClaim") => {
+            Some("deleting a volume claim deletes its volume and data")
+        }
+        ("", "Namespace") => {
+            Some("deleting a namespace deletes everything in it, volumes included")
+        }
+        ("postgresql.cnpg.io", "Database") => {
+            Some("deleting a Database object can drop the database")
+        }
+        ("postgresql.cnpg.io", "Cluster") => {
+            Some("deleting a Postgres cluster deletes every database in it")
+        }
+        ("objectstorage.k8s.io", "BucketClaim") => {
+            Some("deleting a bucket claim can delete the bucket and its data")
+        }
+        _ => None,
+    }
+}
+
+/// Fields the API server refuses to change in place (the object must be
+/// recreated), by group, kind and path prefix.
+const IMMUTABLE: &[(&str, &str, &str)] = &[
+    ("apps", "Deployment", "spec.selector"),
+    ("apps", "StatefulSet", "spec.selector"),
+    ("apps", "StatefulSet", "spec.serviceName"),
+    ("apps", "StatefulSet", "spec.volumeClaimTemplates"),
+    ("apps", "DaemonSet", "spec.selector"),
+    ("batch", "Job", "spec.selector"),
+    ("batch", "Job", "spec.template"),
+    ("", "PersistentVolumeClaim", "spec.accessModes"),
+    ("", "PersistentVolumeClaim", "spec.storageClassName"),
+    ("", "PersistentVolumeClaim", "spec.volumeMode"),
+    ("", "PersistentVolumeClaim", "spec.volumeName"),
+    ("", "Secret", "type"),
+    ("postgresql.cnpg.io", "Database", "spec.name"),
+    ("objectstorage.k8s.io", "BucketClaim", "spec"),
+    ("objectstorage.k8s.io", "BucketAccess", "spec"),
+];
+
+/// Bytes of a Kubernetes quantity, when it is a plain storage size.
+fn quantity(v: &Value) -> Option<f64> {
+    let s = v.as_str()?;
+    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n.parse().ok()?;
+    let m = match unit {
+        "" => 1.0,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        _ => return None,
+    };
+    Some(n * m)
+}
+
+fn update_approval(id: &ObjectId, fields: &[FieldChange]) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in fields {
+        let immutable = IMMUTABLE
+            .iter()
+            .any(|(g, k, p)| *g == id.group && *k == id.kind && diff::under(&f.path, p));
+        if immutable {
+            out.push(format!(
+                "{} is immutable: the object must be deleted and recreated",
+                f.path
+            ));
+        }
+        // A volume can grow; it cannot shrink.
+        if id.kind == "PersistentVolumeClaim"
+            && diff::under(&f.path, "spec.resources.requests.storage")
+        {
+            let shrinks = match (
+                f.before.as_ref().and_then(quantity),
+                f.after.as_ref().and_then(quantity),
+            ) {
+                (Some(b), Some(a)) => a < b,
+                _ => true,
+            };
+            if shrinks {
+                out.push(format!(
+                    "{} would shrink a volume, which Kubernetes refuses",
+                    f.path
+                ));
+            }
+        }
+    }
+    out.dedup();
+    out
+}
+
+/// Computes the plan. Errors: the same object listed twice in the live state.
+pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
+    let keys = Keys::new(input.secret_key.as_deref());
+    let in_scope = |t: &Option<String>| {
+        input.tenant_filter.is_empty()
+            || t.as_ref().is_some_and(|t| input.tenant_filter.contains(t))
+    };
+
+    // Desired side: seal, normalize.
+    let desired: Vec<Side> = input
+        .desired
+        .par_iter()
+        .map(|o| {
+            let mut sealed = secrets::seal(o.value.clone());
+            normalize::common(&mut sealed.value);
+            normalize::ignore(&mut sealed.value, o.kind(), input.ignore);
+            Side {
+                id: ObjectId::of(&o.cluster, &o.value),
+                api_version: o.value["apiVersion"].as_str().unwrap_or("").to_string(),
+                tenant: o.tenant.clone(),
+                sealed,
+            }
+        })
+        .filter(|s| in_scope(&s.tenant))
+        .collect();
+    let by_id: HashMap<&ObjectId, &Side> = desired.iter().map(|s| (&s.id, s)).collect();
+
+    // Live side: seal, normalize against the desired counterpart.
+    let mut live: Vec<Side> = input
+        .live
+        .into_par_iter()
+        .map(|o| {
+            let id = ObjectId::of(&o.cluster, &o.value);
+            let tenant = tenant_label(&o.value);
+            let mut sealed = secrets::seal(o.value);
+            let d = by_id.get(&id).copied();
+            normalize::common(&mut sealed.value);
+            normalize::ignore(&mut sealed.value, &id.kind, input.ignore);
+            if let Some(d) = d {
+                // The server answers in the version we ask for.
+                sealed.value["apiVersion"] = Value::String(d.api_version.clone());
+            }
+            normalize::live_against(
+                &mut sealed.value,
+                d.map(|d| &d.sealed.value),
+                &id.group,
+                &id.kind,
+            );
+            Side {
+                api_version: sealed.value["apiVersion"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                id,
+                tenant,
+                sealed,
+            }
+        })
+        .filter(|s| in_scope(&s.tenant))
+        .collect();
+    live.sort_by(|a, b| a.id.cmp(&b.id));
+    if let Some(w) = live.windows(2).find(|w| w[0].id == w[1].id) {
+        return Err(Diagnostic::error(
+            "J0604",
+            format!("{} is listed twice in the live state", w[0].id),
+        )
+        .with_help("a snapshot directory must not hold the same object in two files"));
+    }
+    let mut desired_sorted: Vec<&Side> = desired.iter().collect();
+    desired_sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    let live_refs: Vec<&Side> = live.iter().collect();
+    let desired_hash = state_hash(&desired_sorted, &keys);
+    let live_hash = state_hash(&live_refs, &keys);
+    let tokens = keys.tokens(&desired_hash, &live_hash);
+    let mask = |s: &Side| {
+        let mut v = s.sealed.value.clone();
+        secrets::replace(&mut v, &s.sealed.secrets, &|x| tokens.token(x));
+        v
+    };
+
+    let live_by_id: HashMap<&ObjectId, &Side> = live.iter().map(|s| (&s.id, s)).collect();
+    let mut tenants: BTreeMap<String, Counts> = BTreeMap::new();
+    let key = |t: &Option<String>| t.clone().unwrap_or_else(|| SHARED.to_string());
+    let mut changes: Vec<Change> = desired_sorted
+        .par_iter()
+        .filter_map(|d| {
+            let desired_value = mask(d);
+            match live_by_id.get(&d.id) {
+                None => Some(Change {
+                    action: Action::Create,
+                    id: d.id.clone(),
+                    api_version: d.api_version.clone(),
+                    tenant: d.tenant.clone(),
+                    fields: Vec::new(),
+                    reason: None,
+                    approval: Vec::new(),
+                    desired: Some(desired_value),
+                    live: None,
+                }),
+                Some(l) => {
+                    let live_value = mask(l);
+                    let fields = diff::diff(&live_value, &desired_value);
+                    (!fields.is_empty()).then(|| Change {
+                        action: Action::Update,
+                        id: d.id.clone(),
+                        api_version: d.api_version.clone(),
+                        tenant: d.tenant.clone(),
+                        approval: update_approval(&d.id, &fields),
+                        fields,
+                        reason: None,
+                        desired: Some(desired_value),
+                        live: Some(live_value),
+                    })
+                }
+            }
+        })
+        .collect();
+    for d in &desired_sorted {
+        let c = tenants.entry(key(&d.tenant)).or_default();
+        if live_by_id.contains_key(&d.id) {
+            c.unchanged += 1;
+        }
+    }
+    for c in &changes {
+        if c.action == Action::Update {
+            if let Some(t) = tenants.get_mut(&key(&c.tenant)) {
+                t.unchanged -= 1;
+            }
+        }
+    }
+
+    // Deletes: live objects of ours that nothing desired matches.
+    let mut deletes = 0usize;
+    for l in &live {
+        if by_id.contains_key(&l.id) {
+            continue;
+        }
+        let reason = match &l.tenant {
+            _ if normalize::is_partial(&l.id.group, &l.id.kind) => continue,
+            Some(t) if input.known_tenants.contains(t) => format!(
+                "labelled app.kubernetes.io/managed-by=jardin and {TENANT_LABEL}={t}; tenant \"{t}\" no longer renders it"
+            ),
+            Some(t) => format!(
+                "labelled app.kubernetes.io/managed-by=jardin and {TENANT_LABEL}={t}; no tenants/{t}.ncl in this config root: an orphan of a removed tenant"
+            ),
+            None => "labelled app.kubernetes.io/managed-by=jardin, shared by tenants, no longer rendered".to_string(),
+        };
+        deletes += 1;
+        changes.push(Change {
+            action: Action::Delete,
+            id: l.id.clone(),
+            api_version: l.api_version.clone(),
+            tenant: l.tenant.clone(),
+            fields: Vec::new(),
+            reason: Some(reason),
+            approval: deletion_needs_approval(&l.id)
+                .map(str::to_string)
+                .into_iter()
+                .collect(),
+            desired: None,
+            live: Some(mask(l)),
+        });
+    }
+    for c in &changes {
+        tenants.entry(key(&c.tenant)).or_default().add(c.action);
+    }
+    let mut approval = Vec::new();
+    if deletes > input.max_deletes {
+        approval.push(format!(
+            "{deletes} deletions, more than the threshold of {}",
+            input.max_deletes
+        ));
+    }
+    if !live.is_empty() && deletes * 100 > input.max_delete_percent * live.len() {
+        approval.push(format!(
+            "{deletes} deletions out of {} live objects, more than {}%",
+            live.len(),
+            input.max_delete_percent
+        ));
+    }
+    // Tenants in order, shared objects last; then by object.
+    changes.sort_by(|a, b| {
+        (a.tenant.is_none(), &a.tenant, &a.id).cmp(&(b.tenant.is_none(), &b.tenant, &b.id))
+    });
+    let mut summary = Counts::default();
+    for c in tenants.values() {
+        summary.create += c.create;
+        summary.update += c.update;
+        summary.delete += c.delete;
+        summary.unchanged += c.unchanged;
+    }
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        desired_hash,
+        live_hash,
+        live_sources: input.live_sources,
+        summary,
+        tenants,
+        approval,
+        changes,
+    })
+}
+
+/// The op sign used by every renderer.
+pub fn sign(op: Op) -> char {
+    match op {
+        Op::Add => '+',
+        Op::Remove => '-',
+        Op::Replace => '~',
+    }
+}
