@@ -4,6 +4,7 @@
 pub mod check;
 pub mod cli;
 pub mod diag;
+pub mod dns;
 pub mod emit;
 pub mod eval;
 pub mod model;

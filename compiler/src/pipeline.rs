@@ -75,6 +75,7 @@ impl Compilation {
             .par_iter()
             .map(|o| (o.path(), emit::to_yaml(&o.value).into_bytes()))
             .collect();
+        files.extend(self.extra_files.iter().cloned());
         files.sort_by(|a, b| a.0.cmp(&b.0));
         files
     }
@@ -256,6 +257,14 @@ pub fn compile(opts: &Options) -> Compilation {
     }
     // Further outputs and their rules (DNS zones, backup coverage) go here,
     // each from its own module.
+    if out.errors() == 0 {
+        let (diags, files) =
+            crate::dns::build(&collective, &collective_eval.source_map, &out.tenants);
+        out.diagnostics.extend(diags);
+        if out.errors() == 0 {
+            out.extra_files.extend(files);
+        }
+    }
     out.collective = Some(collective);
     crate::diag::sort(&mut out.diagnostics);
     out

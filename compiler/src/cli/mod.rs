@@ -4,6 +4,7 @@
 
 mod build;
 mod catalog;
+mod dns;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -94,6 +95,11 @@ pub enum Command {
     Catalog {
         #[command(subcommand)]
         command: CatalogCommand,
+    },
+    /// DNS: plan and apply the zones' records on their authoritative servers.
+    Dns {
+        #[command(subcommand)]
+        command: dns::DnsCommand,
     },
     /// The embedded Nickel library (stdlib and catalog).
     Stdlib {
@@ -209,6 +215,7 @@ pub fn run(cli: Cli) -> i32 {
         } => build::check(g, &out, root, deny_warnings),
         Command::Build { root, output } => build::build(g, &out, root, output),
         Command::Catalog { command } => catalog::catalog(&out, command),
+        Command::Dns { command } => dns::dns(g, &out, command),
         Command::Stdlib {
             command: StdlibCommand::Path { write },
         } => catalog::stdlib_path(&out, write),
