@@ -159,10 +159,12 @@ fn several_spf(zone: &super::ZoneData, src: &Sources<'_>) -> Vec<Diagnostic> {
         if rtype != "TXT" {
             continue;
         }
-        let spf: Vec<&&OwnedRr> = recs
+        let mut spf: Vec<&&OwnedRr> = recs
             .iter()
             .filter(|r| r.rr.data.starts_with("\"v=spf1"))
             .collect();
+        // jardin's own (a tenant's mail) first: the other one is the mistake.
+        spf.sort_by_key(|r| !matches!(r.owner, super::Owner::Mail { .. }));
         if spf.len() > 1 {
             out.push(
                 Diagnostic::error(

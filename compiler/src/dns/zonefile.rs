@@ -217,6 +217,7 @@ mod tests {
     #[test]
     fn bad_snapshot_is_an_error_not_a_panic() {
         assert!(parse_zone("@ IN A not-an-ip\n", "example.org").is_err());
-        assert!(parse_zone("\u{0}\u{1}garbage \"", "example.org").is_err() || true);
+        // Garbage never panics, whatever the parser makes of it.
+        let _ = parse_zone("\u{0}\u{1}garbage \"", "example.org");
     }
 }
