@@ -476,3 +476,75 @@ fn example_collective_zones_check_apply_and_replan_clean() {
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
     let _ = &knot.dir;
 }
+
+/// The figure in docs/PERFORMANCE.md: plan 1,000 zones (one tenant each,
+/// three apps and mail) against a local Knot, fresh then after apply.
+/// Run with `cargo test --release --test dns_knot -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_plan_1000_zones() {
+    const N: usize = 1000;
+    let names: Vec<String> = (0..N).map(|i| format!("bench{i:04}.org")).collect();
+    let initial: Vec<(&str, String)> = names
+        .iter()
+        .map(|z| (z.as_str(), initial_zone(z)))
+        .collect();
+    let Some(knot) = Knot::start(&initial) else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let shared =
+        std::fs::read_to_string(repo().join("examples/errors/_shared/collective.ncl")).unwrap();
+    std::fs::write(r.join("collective.ncl"), shared).unwrap();
+    let mut zones = String::new();
+    for z in &names {
+        zones.push_str(&format!("    \"{z}\" = primary,\n"));
+    }
+    std::fs::write(
+        r.join("jardin.ncl"),
+        format!(
+            "let primary = {{ provider = \"rfc2136\", server = \"{}\", nameservers = [\"ns1.example.net\"], tsig = {{ name = \"jardin\", secret = {{ external = \"env:JARDIN_TEST_TSIG\" }} }} }} in\n(import \"collective.ncl\") & {{\n  plans.small.quotas.max_apps = 10,\n  zones = {{\n{zones}  }},\n}}\n",
+            knot.addr()
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(r.join("tenants")).unwrap();
+    for (i, z) in names.iter().enumerate() {
+        std::fs::write(
+            r.join(format!("tenants/t{i:04}.ncl")),
+            format!(
+                "{{ id = \"t{i:04}\", display_name = \"T{i}\", cluster = \"potager\", zones = [\"{z}\"],\n  mail = {{ sending_domain = \"{z}\", relay = \"relay\" }},\n  apps = {{ pad = {{ app = \"hedgedoc\", host = \"pad.{z}\" }}, meet = {{ app = \"jitsi\", host = \"meet.{z}\" }}, site = {{ app = \"hedgedoc\", host = \"{z}\" }} }} }}\n"
+            ),
+        )
+        .unwrap();
+    }
+    let rs = r.to_str().unwrap();
+    let timed = |args: &[&str]| {
+        let t = Instant::now();
+        let run = jardin(r, SECRET, args);
+        (run, t.elapsed())
+    };
+    // Warm the evaluation cache so that the figures are about DNS.
+    let (check, t_check) = timed(&["check", rs]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    let (fresh, t_fresh) = timed(&["-v", "dns", "plan", rs]);
+    assert_eq!(fresh.code, 2, "{}", fresh.stderr);
+    let (applied, t_apply) = timed(&["dns", "apply", rs]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let (clean, t_clean) = timed(&["-v", "dns", "plan", rs]);
+    assert_eq!(clean.code, 0, "{}", clean.stderr);
+    let planned = |s: &str| {
+        s.lines()
+            .filter(|l| l.starts_with("planned"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    eprintln!("check (cold cache): {t_check:?}");
+    eprintln!(
+        "plan, fresh zones: {t_fresh:?} ({})",
+        planned(&fresh.stderr)
+    );
+    eprintln!("apply: {t_apply:?}");
+    eprintln!("plan, no changes: {t_clean:?} ({})", planned(&clean.stderr));
+}

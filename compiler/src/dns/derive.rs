@@ -98,12 +98,19 @@ struct Builder {
 impl Builder {
     /// The apex of the zone `name` falls in (longest match).
     fn zone_of(&self, name: &str) -> Option<String> {
+        // Walk the name's suffixes, longest first: O(labels), not O(zones).
         let name = fqdn(name);
-        self.zones
-            .keys()
-            .filter(|apex| name == **apex || name.ends_with(&format!(".{apex}")))
-            .max_by_key(|apex| apex.len())
-            .cloned()
+        let mut rest = name.as_str();
+        loop {
+            if self.zones.contains_key(rest) {
+                return Some(rest.to_string());
+            }
+            let (_, parent) = rest.split_once('.')?;
+            if parent.is_empty() {
+                return None;
+            }
+            rest = parent;
+        }
     }
 
     /// Adds a record whose data is jardin's own (always parseable) or the

@@ -181,8 +181,16 @@ pub fn plan_zone(desired: &ZoneData, live: &LiveZone) -> ZonePlan {
     for r in &data {
         let e = want
             .entry((r.rr.name.clone(), r.rr.rtype.clone()))
-            .or_insert_with(|| (Vec::new(), r.owner.to_string()));
+            .or_insert_with(|| (Vec::new(), String::new()));
         e.0.push(r.rr.clone());
+        // Several owners can share an RRset (TXT at an apex): name them all.
+        let owner = r.owner.to_string();
+        if !e.1.split(',').any(|o| o == owner) {
+            if !e.1.is_empty() {
+                e.1.push(',');
+            }
+            e.1.push_str(&owner);
+        }
     }
     let mut changes = Vec::new();
     let mut foreign = Vec::new();

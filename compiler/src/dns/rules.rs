@@ -202,6 +202,8 @@ fn several_spf(zone: &super::ZoneData, src: &Sources<'_>) -> Vec<Diagnostic> {
 /// `zones` nor the collective's), nothing is published.
 fn mail_authentication(derived: &Derived, src: &Sources<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    let by_apex: BTreeMap<&str, &super::ZoneData> =
+        derived.zones.iter().map(|z| (z.apex.as_str(), z)).collect();
     for unit in src.tenants {
         let t = &unit.compiled.tenant;
         let Some(mail) = &t.mail else { continue };
@@ -209,11 +211,17 @@ fn mail_authentication(derived: &Derived, src: &Sources<'_>) -> Vec<Diagnostic> 
             continue;
         }
         let domain = fqdn(&mail.sending_domain);
-        let all: Vec<&OwnedRr> = derived
-            .zones
-            .iter()
-            .flat_map(|z| z.records.iter())
-            .collect();
+        // Only the zone holding the domain can hold its records.
+        let mut zone = None;
+        let mut rest = domain.as_str();
+        while !rest.is_empty() {
+            if let Some(z) = by_apex.get(rest) {
+                zone = Some(*z);
+                break;
+            }
+            rest = rest.split_once('.').map_or("", |(_, parent)| parent);
+        }
+        let all: Vec<&OwnedRr> = zone.map(|z| z.records.iter().collect()).unwrap_or_default();
         let has = |pred: &dyn Fn(&OwnedRr) -> bool| all.iter().any(|r| pred(r));
         let mut missing = Vec::new();
         if !has(&|r| {
