@@ -558,13 +558,30 @@ fn bench_plan_1000_zones() {
 fn large_zone_transfer_spans_several_signed_messages() {
     let mut zone = initial_zone("example.org");
     for i in 0..3000 {
-        zone.push_str(&format!("host{i} 300 IN TXT \"foreign record number {i} with some padding text\"\n"));
+        zone.push_str(&format!(
+            "host{i} 300 IN TXT \"foreign record number {i} with some padding text\"\n"
+        ));
     }
-    let Some(knot) = Knot::start(&[("example.org", zone)]) else { return };
+    let Some(knot) = Knot::start(&[("example.org", zone)]) else {
+        return;
+    };
     let root = config_root(&knot.addr());
-    let p = jardin(root.path(), SECRET, &["dns", "plan", root.path().to_str().unwrap(), "--format", "json"]);
+    let p = jardin(
+        root.path(),
+        SECRET,
+        &[
+            "dns",
+            "plan",
+            root.path().to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(p.code, 2, "{}", p.stderr);
     let plan: serde_json::Value = serde_json::from_str(&p.stdout).expect("JSON plan");
     assert_eq!(plan["format_version"], 1);
-    assert_eq!(plan["zones"][0]["foreign"].as_array().map(Vec::len), Some(3000));
+    assert_eq!(
+        plan["zones"][0]["foreign"].as_array().map(Vec::len),
+        Some(3000)
+    );
 }

@@ -182,6 +182,11 @@ fn plan(
         Ok(s) => s,
         Err(code) => return code,
     };
+    if selected.is_empty() && !g.quiet {
+        eprintln!(
+            "no zone to plan: no zone has provider = \"rfc2136\" (use --zone, or --snapshot DIR)"
+        );
+    }
     let t0 = std::time::Instant::now();
     let results = plans(&selected, &server, &snapshot);
     let mut ok = Vec::new();

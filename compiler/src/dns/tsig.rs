@@ -208,6 +208,25 @@ mod tests {
     }
 
     #[test]
+    fn key_from_a_knot_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jardin.key");
+        std::fs::write(
+            &path,
+            format!("key:\n  - id: jardin\n    algorithm: hmac-sha256\n    secret: {SECRET}\n"),
+        )
+        .unwrap();
+        let r = TsigKeyRef {
+            name: "jardin".into(),
+            algorithm: "hmac-sha256".into(),
+            secret: SecretSource::External(format!("file:{}", path.display())),
+        };
+        let k = TsigKey::load(&r).unwrap();
+        assert_eq!(k.secret, b"secret-value-that-must-never-print");
+        assert!(k.signer().is_ok());
+    }
+
+    #[test]
     fn missing_env_var_is_a_diagnostic_without_value() {
         let r = TsigKeyRef {
             name: "k".into(),
