@@ -82,6 +82,23 @@ pub struct ZonePlan {
     pub budget_count: u32,
     pub budget_percent: u32,
     pub over_budget: bool,
+    /// Hashes of the desired and live records the plan was computed from.
+    pub desired_hash: String,
+    pub live_hash: String,
+}
+
+/// A hash of a set of records, independent of their order.
+fn hash_records<'a>(records: impl Iterator<Item = &'a Rr>) -> String {
+    let mut lines: Vec<String> = records
+        .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.rtype, r.data))
+        .collect();
+    lines.sort();
+    let mut h = blake3::Hasher::new();
+    for l in &lines {
+        h.update(l.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().to_hex()[..16].to_string()
 }
 
 impl ZonePlan {
@@ -303,6 +320,8 @@ pub fn plan_zone(desired: &ZoneData, live: &LiveZone) -> ZonePlan {
         budget_count: budget.count,
         budget_percent: budget.percent,
         over_budget,
+        desired_hash: hash_records(desired.records.iter().map(|r| &r.rr)),
+        live_hash: hash_records(live.records.iter()),
     }
 }
 
