@@ -435,6 +435,90 @@ pub fn managed_type(rr: &Rr, apex: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn model() -> (Collective, Vec<TenantUnit>) {
+        let secret = json!({ "ref": { "name": "s", "key": "k" } });
+        let collective: Collective = serde_json::from_value(json!({
+            "name": "C", "contact": "admin@c.org", "dmarc_report": null, "catalog_version": "1",
+            "defaults": { "plan": "p", "backup": { "target": "t", "schedule": "0 1 * * *",
+                "retention": { "daily": 1, "weekly": 1, "monthly": 1 }, "pitr_days": 1,
+                "encryption_key": secret, "verify_schedule": "0 5 * * 0" } },
+            "plans": {}, "backup_targets": {},
+            "clusters": { "k": { "location": "l", "kubernetes_version": "1.33",
+                "ingress": { "class": "nginx", "ipv4": ["192.0.2.1"], "ipv6": ["2001:db8::1"],
+                    "hostname": "ingress.c.org", "cluster_issuer": "letsencrypt" },
+                "storage_classes": { "rwo": "r", "rwx": null },
+                "capacity": { "cpu": "1", "memory": "1Gi", "storage": "1Gi", "nodes": 1 },
+                "capabilities": [] } },
+            "smtp_relays": { "relay": { "host": "smtp.c.org", "port": 587, "username": null,
+                "password": null, "dkim_selector": "sel", "spf_include": null } },
+            "zones": { "b.org": { "provider": "zonefile", "ttl": 600, "exclusive": false,
+                "hosts": "address", "matrix_delegation": "srv", "records": [] } },
+        }))
+        .unwrap();
+        let app = |app: &str, host: &str| {
+            json!({ "app": app, "version": null, "namespace": "n",
+            "host": host, "hosts": [host], "size": "s", "state": "active",
+            "bindings": { "postgres": null, "object_store": null, "smtp": null },
+            "missing_services": [], "rendered": true, "objects": [] })
+        };
+        let compiled = serde_json::from_value(json!({
+            "plan": "p",
+            "tenant": { "id": "t", "display_name": "T", "contacts": [], "cluster": "k", "plan": null,
+                "state": "active", "zones": ["a.org", "b.org"],
+                "mail": { "sending_domain": "a.org", "relay": "relay" }, "apps": {} },
+            "apps": { "site": app("hedgedoc", "a.org"), "pad": app("hedgedoc", "pad.a.org"),
+                "chat": app("synapse", "matrix.b.org") },
+        }))
+        .unwrap();
+        let unit = TenantUnit {
+            compiled,
+            source_map: Default::default(),
+            from_cache: false,
+        };
+        (collective, vec![unit])
+    }
+
+    fn find<'a>(z: &'a ZoneData, name: &str, t: &str) -> Vec<&'a str> {
+        z.records
+            .iter()
+            .filter(|r| r.rr.name == name && r.rr.rtype == t)
+            .map(|r| r.rr.data.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn derives_web_mail_matrix_and_zone_records() {
+        let (c, t) = model();
+        let d = derive(&c, &t);
+        assert!(d.rejected.is_empty());
+        let a = &d.zones[0];
+        assert_eq!(a.apex, "a.org.");
+        assert_eq!(find(a, "a.org.", "A"), ["192.0.2.1"]);
+        assert_eq!(find(a, "a.org.", "AAAA"), ["2001:db8::1"]);
+        assert_eq!(find(a, "www.a.org.", "CNAME"), ["ingress.c.org."]);
+        assert_eq!(find(a, "pad.a.org.", "CNAME"), ["ingress.c.org."]);
+        assert_eq!(find(a, "a.org.", "TXT"), ["\"v=spf1 a:smtp.c.org ~all\""]);
+        assert_eq!(
+            find(a, "sel._domainkey.a.org.", "CNAME"),
+            ["sel._domainkey.smtp.c.org."]
+        );
+        assert!(find(a, "_dmarc.a.org.", "TXT")[0].contains("rua=mailto:admin@c.org"));
+        assert_eq!(find(a, "a.org.", "CAA"), ["0 issue \"letsencrypt.org\""]);
+        assert_eq!(find(a, "a.org.", "NS"), ["ns1.c.org."]);
+        let b = &d.zones[1];
+        assert_eq!(
+            find(b, "matrix.b.org.", "A"),
+            ["192.0.2.1"],
+            "hosts = address"
+        );
+        assert_eq!(
+            find(b, "_matrix._tcp.b.org.", "SRV"),
+            ["10 0 443 matrix.b.org."]
+        );
+        assert!(b.records.iter().all(|r| r.rr.ttl == 600));
+    }
 
     #[test]
     fn fqdn_is_lower_case_and_absolute() {
