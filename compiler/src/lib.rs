@@ -5,6 +5,7 @@ pub mod backup;
 pub mod check;
 pub mod cli;
 pub mod diag;
+pub mod dns;
 pub mod emit;
 pub mod eval;
 pub mod graph;

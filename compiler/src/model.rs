@@ -210,12 +210,80 @@ pub struct ZoneRecord {
     pub ttl: Option<u32>,
 }
 
+/// A TSIG key reference: the secret itself is read at run time from the
+/// environment or a file (see `dns::tsig`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct TsigKeyRef {
+    pub name: String,
+    pub algorithm: String,
+    pub secret: SecretSource,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct DeletionBudget {
+    pub count: u32,
+    pub percent: u32,
+}
+
+impl Default for DeletionBudget {
+    fn default() -> Self {
+        DeletionBudget {
+            count: 10,
+            percent: 10,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Zone {
     pub provider: String,
+    #[serde(default)]
+    pub server: Option<String>,
+    #[serde(default)]
+    pub tsig: Option<TsigKeyRef>,
     pub ttl: u32,
     pub exclusive: bool,
+    #[serde(default = "default_hosts")]
+    pub hosts: String,
+    #[serde(default)]
+    pub nameservers: Vec<String>,
+    #[serde(default = "default_caa")]
+    pub caa_issuers: Vec<String>,
+    #[serde(default = "default_matrix")]
+    pub matrix_delegation: String,
+    #[serde(default)]
+    pub deletion_budget: DeletionBudget,
     pub records: Vec<ZoneRecord>,
+}
+
+fn default_hosts() -> String {
+    "cname".into()
+}
+fn default_caa() -> Vec<String> {
+    vec!["letsencrypt.org".into()]
+}
+fn default_matrix() -> String {
+    "well-known".into()
+}
+
+impl Default for Zone {
+    /// The settings of a zone a tenant lists but the collective does not
+    /// configure; the same as the stdlib's defaults.
+    fn default() -> Self {
+        Zone {
+            provider: "zonefile".into(),
+            server: None,
+            tsig: None,
+            ttl: 3600,
+            exclusive: false,
+            hosts: default_hosts(),
+            nameservers: Vec::new(),
+            caa_issuers: default_caa(),
+            matrix_delegation: default_matrix(),
+            deletion_budget: DeletionBudget::default(),
+            records: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -315,6 +315,14 @@ pub fn compile(opts: &Options) -> Compilation {
         backup::report::PATH.to_string(),
         backup::report::to_json(&report),
     ));
+    if out.errors() == 0 {
+        let (diags, files) =
+            crate::dns::build(&collective, &collective_eval.source_map, &out.tenants);
+        out.diagnostics.extend(diags);
+        if out.errors() == 0 {
+            out.extra_files.extend(files);
+        }
+    }
     out.collective = Some(collective);
     crate::diag::sort(&mut out.diagnostics);
     out

@@ -75,6 +75,9 @@ fn every_rule_code_has_a_fixture() {
     let missing: Vec<&str> = all_codes()
         .iter()
         .map(|c| c.code)
+        // Codes of `plan` and `apply` (J042x, J043x, J06xx) are tested by
+        // their own integration tests against a snapshot or a real server.
+        .filter(|c| !c.starts_with("J042") && !c.starts_with("J043") && !c.starts_with("J06"))
         .filter(|c| !exempt.contains(c) && !golden.contains(&format!("\"code\":\"{c}\"")))
         .collect();
     assert!(

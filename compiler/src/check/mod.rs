@@ -77,6 +77,8 @@ pub fn all_codes() -> Vec<&'static Code> {
         .flat_map(|r| r.codes.iter())
         .chain(OTHER_CODES.iter())
         .chain(crate::backup::rules::CODES.iter())
+        .chain(crate::dns::CODES.iter())
+        .chain(crate::plan::CODES.iter())
         .collect();
     codes.sort_by_key(|c| c.code);
     codes

@@ -5,6 +5,7 @@
 mod backup;
 mod build;
 mod catalog;
+mod dns;
 mod graph;
 mod plan;
 
@@ -123,6 +124,11 @@ pub enum Command {
     Catalog {
         #[command(subcommand)]
         command: CatalogCommand,
+    },
+    /// DNS: plan and apply the zones' records on their authoritative servers.
+    Dns {
+        #[command(subcommand)]
+        command: dns::DnsCommand,
     },
     /// The embedded Nickel library (stdlib and catalog).
     Stdlib {
@@ -255,6 +261,7 @@ pub fn run(cli: Cli) -> i32 {
         } => backup::coverage(g, &out, root, format),
         Command::Plan(args) => plan::plan(g, &out, args),
         Command::Catalog { command } => catalog::catalog(&out, command),
+        Command::Dns { command } => dns::dns(g, &out, command),
         Command::Stdlib {
             command: StdlibCommand::Path { write },
         } => catalog::stdlib_path(&out, write),

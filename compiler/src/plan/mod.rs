@@ -516,3 +516,12 @@ pub fn sign(op: Op) -> char {
         Op::Replace => '~',
     }
 }
+
+/// The plan codes with their docs, for docs/DIAGNOSTICS.md.
+pub static CODES: &[crate::check::Code] = &[
+    crate::check::Code { code: "J0601", title: "no live source", doc: "A cluster has no live source (`--live`), or a snapshot has no entry for it." },
+    crate::check::Code { code: "J0602", title: "live snapshot unreadable", doc: "A live snapshot cannot be read or parsed. The error names a file and position, never a value." },
+    crate::check::Code { code: "J0603", title: "cluster unreachable", doc: "The cluster cannot be reached or listed: kubeconfig, context, or an API error." },
+    crate::check::Code { code: "J0604", title: "object listed twice", doc: "The same object appears twice in the live state (for example in two snapshot files)." },
+    crate::check::Code { code: "J0605", title: "plan not written", doc: "The JSON plan cannot be written to the `-o` path." },
+];
