@@ -479,3 +479,22 @@ fn kube_client_reads_recorded_list_responses() {
         assert_eq!(segments, list_depth, "not a cluster-wide list: {r}");
     }
 }
+
+#[test]
+fn markdown_stays_under_its_budget_and_says_what_it_cut() {
+    let r = plan(
+        "examples/collective/live",
+        &["--format", "markdown", "--markdown-budget", "2500"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stdout.len() <= 2500, "{} characters", r.stdout.len());
+    assert!(
+        r.stdout.contains("Cut to stay under 2500 characters"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("| **total** |"),
+        "the summary is never cut"
+    );
+}

@@ -93,6 +93,7 @@ pub fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
     };
     let live_args: Vec<LiveArg> = args.live.iter().map(|s| LiveArg::parse(s)).collect();
     let kinds = kinds(&c.objects);
+    let t_live = std::time::Instant::now();
     let mut live_objects = Vec::new();
     let mut sources = BTreeMap::new();
     for cluster in &clusters {
@@ -158,7 +159,12 @@ pub fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     timings(g, &c);
     if g.verbose {
-        eprintln!("plan: {:?}", t.elapsed());
+        eprintln!(
+            "live: {:?} ({} objects); plan: {:?}",
+            t.duration_since(t_live),
+            p.summary.unchanged + p.summary.update + p.summary.delete,
+            t.elapsed()
+        );
     }
     if p.needs_approval() {
         exit::APPROVAL

@@ -182,7 +182,7 @@ impl LiveSource for Snapshot {
                 if is_managed(&value) && listed {
                     out.push(LiveObject {
                         cluster: cluster.to_string(),
-                        value,
+                        value: super::slim(value),
                     });
                 }
             }

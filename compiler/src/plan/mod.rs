@@ -195,10 +195,15 @@ fn tenant_label(v: &Value) -> Option<String> {
 fn state_hash(sides: &[&Side], keys: &Keys) -> String {
     let mut hasher = blake3::Hasher::new();
     for s in sides {
-        let mut v = s.sealed.value.clone();
-        secrets::replace(&mut v, &s.sealed.secrets, &|x| keys.digest(x));
+        let body = if s.sealed.secrets.is_empty() {
+            serde_json::to_vec(&s.sealed.value)
+        } else {
+            let mut v = s.sealed.value.clone();
+            secrets::replace(&mut v, &s.sealed.secrets, &|x| keys.digest(x));
+            serde_json::to_vec(&v)
+        }
+        .unwrap_or_default();
         let id = serde_json::to_vec(&s.id).unwrap_or_default();
-        let body = serde_json::to_vec(&v).unwrap_or_default();
         hasher.update(&(id.len() as u64).to_le_bytes());
         hasher.update(&id);
         hasher.update(&(body.len() as u64).to_le_bytes());
@@ -391,7 +396,7 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
     let mut changes: Vec<Change> = desired_sorted
         .par_iter()
         .filter_map(|d| {
-            let desired_value = mask(d);
+            let desired_value = || mask(d);
             match live_by_id.get(&d.id) {
                 None => Some(Change {
                     action: Action::Create,
@@ -401,11 +406,20 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
                     fields: Vec::new(),
                     reason: None,
                     approval: Vec::new(),
-                    desired: Some(desired_value),
+                    desired: Some(desired_value()),
                     live: None,
                 }),
+                // Most objects hold no secret and did not change: no copy.
+                Some(l)
+                    if d.sealed.secrets.is_empty()
+                        && l.sealed.secrets.is_empty()
+                        && l.sealed.value == d.sealed.value =>
+                {
+                    None
+                }
                 Some(l) => {
                     let live_value = mask(l);
+                    let desired_value = desired_value();
                     let fields = diff::diff(&live_value, &desired_value);
                     (!fields.is_empty()).then(|| Change {
                         action: Action::Update,
@@ -431,7 +445,7 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
     for c in &changes {
         if c.action == Action::Update {
             if let Some(t) = tenants.get_mut(&key(&c.tenant)) {
-                t.unchanged -= 1;
+                t.unchanged = t.unchanged.saturating_sub(1);
             }
         }
     }
