@@ -215,4 +215,23 @@ mod tests {
         let err = parse(text, Path::new("x.yaml")).unwrap_err();
         assert!(!err.message.contains("c2VjcmV0"), "{}", err.message);
     }
+
+    #[test]
+    fn odd_input_gives_errors_not_panics() {
+        for text in [
+            "",
+            "---\n---\n",
+            "- a\n- b\n",
+            "kind: List\nitems: 5\n",
+            "kind: List\nitems: [1, null]\n",
+            "kind: SecretList\nitems: [{metadata: {name: 3}}]\n",
+            "apiVersion: v1\nkind: Secret\n",
+            "{\"kind\": \"List\", \"items\": [{\"kind\": \"Secret\"}]}",
+            "a: &x [*x]\n",
+            "\u{0}\u{1}: [",
+            "key: !!binary aGVsbG8=\n",
+        ] {
+            let _ = parse(text, Path::new("x.yaml"));
+        }
+    }
 }

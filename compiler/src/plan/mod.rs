@@ -530,3 +530,154 @@ pub fn sign(op: Op) -> char {
         Op::Replace => '~',
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn id(group: &str, kind: &str) -> ObjectId {
+        ObjectId {
+            cluster: "c".into(),
+            namespace: "n".into(),
+            group: group.into(),
+            kind: kind.into(),
+            name: "x".into(),
+        }
+    }
+
+    fn change(path: &str, before: Value, after: Value) -> FieldChange {
+        FieldChange {
+            path: path.into(),
+            op: Op::Replace,
+            before: Some(before),
+            after: Some(after),
+        }
+    }
+
+    #[test]
+    fn immutable_fields_and_shrinking_volumes_need_approval() {
+        let sel = change("spec.selector.matchLabels.app", json!("a"), json!("b"));
+        assert_eq!(update_approval(&id("apps", "Deployment"), &[sel]).len(), 1);
+        let replicas = change("spec.replicas", json!(1), json!(2));
+        assert!(update_approval(&id("apps", "Deployment"), &[replicas]).is_empty());
+        let grow = change(
+            "spec.resources.requests.storage",
+            json!("10Gi"),
+            json!("20Gi"),
+        );
+        assert!(update_approval(&id("", "PersistentVolumeClaim"), &[grow]).is_empty());
+        let shrink = change(
+            "spec.resources.requests.storage",
+            json!("10Gi"),
+            json!("5000Mi"),
+        );
+        assert_eq!(
+            update_approval(&id("", "PersistentVolumeClaim"), &[shrink]).len(),
+            1
+        );
+    }
+
+    /// A tiny deterministic generator: no dependency, same cases every run.
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 >> 33
+        }
+    }
+
+    fn junk(r: &mut Lcg, depth: u32) -> Value {
+        match r.next() % if depth > 2 { 4 } else { 6 } {
+            0 => Value::Null,
+            1 => json!(r.next() % 7),
+            2 => json!(["a", 1, null]),
+            3 => json!("x~1/\u{1}jardin-sealed:99"),
+            4 => Value::Array((0..r.next() % 3).map(|_| junk(r, depth + 1)).collect()),
+            _ => {
+                let mut m = serde_json::Map::new();
+                for k in [
+                    "name",
+                    "data",
+                    "spec",
+                    "metadata",
+                    "env",
+                    "value",
+                    "containers",
+                ] {
+                    if r.next() % 2 == 0 {
+                        m.insert(k.into(), junk(r, depth + 1));
+                    }
+                }
+                Value::Object(m)
+            }
+        }
+    }
+
+    /// Whatever the live state holds, computing a plan does not panic.
+    #[test]
+    fn never_panics_on_odd_live_objects() {
+        let mut r = Lcg(7);
+        let desired: Vec<DesiredObject> = [
+            "Secret",
+            "Deployment",
+            "Service",
+            "PersistentVolumeClaim",
+        ]
+        .iter()
+        .map(|k| {
+            let mut v = junk(&mut r, 0);
+            if !v.is_object() {
+                v = json!({});
+            }
+            v["apiVersion"] = json!(if *k == "Deployment" { "apps/v1" } else { "v1" });
+            v["kind"] = json!(k);
+            v["metadata"] =
+                json!({"name": "x", "namespace": "n", "annotations": {GENERATE_FOR_TEST: "a,b"}});
+            DesiredObject::new("c", Some("t".into()), None, v)
+        })
+        .collect();
+        for _ in 0..300 {
+            let live: Vec<LiveObject> = desired
+                .iter()
+                .map(|d| {
+                    let mut v = junk(&mut r, 0);
+                    if !v.is_object() {
+                        v = json!({});
+                    }
+                    v["apiVersion"] = d.value["apiVersion"].clone();
+                    v["kind"] = d.value["kind"].clone();
+                    v["metadata"] =
+                        json!({"name": "x", "namespace": "n", "labels": {TENANT_LABEL: "t"}});
+                    LiveObject {
+                        cluster: "c".into(),
+                        value: v,
+                    }
+                })
+                .collect();
+            let plan = compute(Input {
+                desired: &desired,
+                live,
+                live_sources: BTreeMap::new(),
+                ignore: &[IgnoreRule {
+                    kind: "*".into(),
+                    pointer: "/spec/*/0".into(),
+                }],
+                known_tenants: BTreeSet::new(),
+                tenant_filter: Vec::new(),
+                max_deletes: 10,
+                max_delete_percent: 25,
+                secret_key: None,
+            })
+            .unwrap();
+            let _ = render::text::render(&plan, true);
+            let _ = render::markdown::render(&plan, 500);
+            let _ = render::json::render(&plan);
+        }
+    }
+
+    const GENERATE_FOR_TEST: &str = crate::emit::k8s::GENERATE_ANNOTATION;
+}
