@@ -608,7 +608,7 @@ mod tests {
                     "value",
                     "containers",
                 ] {
-                    if r.next() % 2 == 0 {
+                    if r.next().is_multiple_of(2) {
                         m.insert(k.into(), junk(r, depth + 1));
                     }
                 }
