@@ -151,6 +151,20 @@ fn check_object(v: &Value, file: &Path, index: usize) -> Result<(), Diagnostic> 
 /// Parses one snapshot file (YAML, several documents, or JSON).
 pub fn parse(text: &str, file: &Path) -> Result<Vec<Value>, Diagnostic> {
     let mut out = Vec::new();
+    // `kubectl get -o json`: serde_json is several times faster than YAML
+    // and holds no event buffer (docs/PERFORMANCE.md).
+    if file.extension().is_some_and(|e| e == "json") {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            error(format!(
+                "{}: not valid JSON at line {}, column {}",
+                file.display(),
+                e.line(),
+                e.column()
+            ))
+        })?;
+        objects_of(value, file, &mut out)?;
+        return Ok(out);
+    }
     for doc in yaml_serde::Deserializer::from_str(text) {
         // Parsing into an untyped value can only fail on syntax; the error
         // names a position, never a value.
@@ -213,6 +227,14 @@ mod tests {
     fn bad_yaml_names_a_position_not_a_value() {
         let text = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {password: c2VjcmV0}\n  oops: [\n";
         let err = parse(text, Path::new("x.yaml")).unwrap_err();
+        assert!(!err.message.contains("c2VjcmV0"), "{}", err.message);
+    }
+
+    #[test]
+    fn reads_kubectl_json() {
+        let text = r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}}]}"#;
+        assert_eq!(parse(text, Path::new("x.json")).unwrap().len(), 1);
+        let err = parse("{\"data\": \"c2VjcmV0\"", Path::new("x.json")).unwrap_err();
         assert!(!err.message.contains("c2VjcmV0"), "{}", err.message);
     }
 
