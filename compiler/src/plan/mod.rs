@@ -160,7 +160,8 @@ impl Plan {
 
 /// What to plan against what.
 pub struct Input<'a> {
-    pub desired: &'a [DesiredObject],
+    /// Taken by value: the plan does not copy the desired state.
+    pub desired: Vec<DesiredObject>,
     pub live: Vec<LiveObject>,
     pub live_sources: BTreeMap<String, String>,
     pub ignore: &'a [IgnoreRule],
@@ -318,22 +319,24 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
             || t.as_ref().is_some_and(|t| input.tenant_filter.contains(t))
     };
 
-    // Desired side: seal, normalize.
+    // Desired side: seal, normalize. Taken by value: no copy of the state.
     let desired: Vec<Side> = input
         .desired
-        .par_iter()
+        .into_par_iter()
+        .filter(|o| in_scope(&o.tenant))
         .map(|o| {
-            let mut sealed = secrets::seal(o.value.clone());
+            let id = ObjectId::of(&o.cluster, &o.value);
+            let api_version = o.value["apiVersion"].as_str().unwrap_or("").to_string();
+            let mut sealed = secrets::seal(o.value);
             normalize::common(&mut sealed.value);
-            normalize::ignore(&mut sealed.value, o.kind(), input.ignore);
+            normalize::ignore(&mut sealed.value, &id.kind, input.ignore);
             Side {
-                id: ObjectId::of(&o.cluster, &o.value),
-                api_version: o.value["apiVersion"].as_str().unwrap_or("").to_string(),
-                tenant: o.tenant.clone(),
+                id,
+                api_version,
+                tenant: o.tenant,
                 sealed,
             }
         })
-        .filter(|s| in_scope(&s.tenant))
         .collect();
     let by_id: HashMap<&ObjectId, &Side> = desired.iter().map(|s| (&s.id, s)).collect();
 
@@ -659,7 +662,7 @@ mod tests {
                 })
                 .collect();
             let plan = compute(Input {
-                desired: &desired,
+                desired: desired.clone(),
                 live,
                 live_sources: BTreeMap::new(),
                 ignore: &[IgnoreRule {
