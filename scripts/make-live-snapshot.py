@@ -220,6 +220,9 @@ def server_side(obj, cluster):
             "primaryUpdateStrategy": "unsupervised",
             "storage": {"resizeInUseVolumes": True, "size": "200Gi"},
         }
+        # The backup settings jardin applies too (issue: backup policies).
+        if "backup" in spec:
+            obj["spec"]["backup"] = spec["backup"]
         for r in roles:
             r.setdefault("connectionLimit", -1)
             r.setdefault("inherit", True)
@@ -341,7 +344,7 @@ def main():
     for cluster in sorted(os.listdir(k8s)):
         objs[cluster] = []
         for dirpath, _, files in sorted(os.walk(os.path.join(k8s, cluster))):
-            for f in sorted(files):
+            for f in sorted(x for x in files if x.endswith(".yaml")):
                 with open(os.path.join(dirpath, f)) as fh:
                     objs[cluster].append(server_side(yaml.safe_load(fh), cluster))
     if args.edits == "collective":

@@ -395,8 +395,14 @@ fn serve(dir: PathBuf) -> (u16, Arc<Mutex<Vec<String>>>) {
                     let target = request.split_whitespace().nth(1).unwrap_or("/").to_string();
                     log.lock().unwrap().push(target.clone());
                     let path = target.split('?').next().unwrap_or("");
+                    // A next page (`continue=TOKEN`) is `<file>@TOKEN.json`.
+                    let page = target
+                        .split(['?', '&'])
+                        .find_map(|p| p.strip_prefix("continue="))
+                        .map(|t| format!("@{t}"))
+                        .unwrap_or_default();
                     let file = dir.join(format!(
-                        "{}.json",
+                        "{}{page}.json",
                         path.trim_start_matches('/').replace('/', "_")
                     ));
                     let (status, body) = match std::fs::read_to_string(&file) {
@@ -418,9 +424,32 @@ fn serve(dir: PathBuf) -> (u16, Arc<Mutex<Vec<String>>>) {
     (port, log)
 }
 
+/// The recorded responses, with the Secret list split into two pages as
+/// the API server does past `limit` (`metadata.continue`).
+fn recorded_with_pages(dst: &Path) {
+    let src = repo().join("compiler/tests/data/kube/ada-lovelace");
+    for e in std::fs::read_dir(&src).unwrap().flatten() {
+        std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+    }
+    let file = dst.join("api_v1_secrets.json");
+    let mut first: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let items = first["items"].as_array_mut().unwrap();
+    let rest = items.split_off(items.len() / 2);
+    let mut second = first.clone();
+    second["items"] = serde_json::Value::Array(rest);
+    first["metadata"]["continue"] = "page-2".into();
+    std::fs::write(&file, first.to_string()).unwrap();
+    std::fs::write(dst.join("api_v1_secrets@page-2.json"), second.to_string()).unwrap();
+}
+
 #[test]
 fn kube_client_reads_recorded_list_responses() {
-    let (port, log) = serve(repo().join("compiler/tests/data/kube/ada-lovelace"));
+    let dir = tempfile::tempdir().unwrap();
+    let recorded = dir.path().join("recorded");
+    std::fs::create_dir_all(&recorded).unwrap();
+    recorded_with_pages(&recorded);
+    let (port, log) = serve(recorded);
     let tmp = tempfile::tempdir().unwrap();
     let kubeconfig = tmp.path().join("kubeconfig");
     std::fs::write(
@@ -462,6 +491,10 @@ fn kube_client_reads_recorded_list_responses() {
 
     // Only label-selected lists, one per kind: never a GET per object.
     let requests = log.lock().unwrap().clone();
+    assert!(
+        requests.iter().any(|r| r.contains("continue=page-2")),
+        "the second page was read: {requests:?}"
+    );
     assert!(requests.len() >= 10, "{requests:?}");
     for r in &requests {
         assert!(
@@ -478,4 +511,23 @@ fn kube_client_reads_recorded_list_responses() {
         let list_depth = if r.starts_with("/api/") { 3 } else { 4 };
         assert_eq!(segments, list_depth, "not a cluster-wide list: {r}");
     }
+}
+
+#[test]
+fn markdown_stays_under_its_budget_and_says_what_it_cut() {
+    let r = plan(
+        "examples/collective/live",
+        &["--format", "markdown", "--markdown-budget", "2500"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stdout.len() <= 2500, "{} characters", r.stdout.len());
+    assert!(
+        r.stdout.contains("Cut to stay under 2500 characters"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("| **total** |"),
+        "the summary is never cut"
+    );
 }

@@ -76,7 +76,7 @@ fn kinds(objects: &[crate::emit::DesiredObject]) -> Vec<KindRef> {
 }
 
 pub fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
-    let c = pipeline::compile(&options(g, args.root.clone()));
+    let mut c = pipeline::compile(&options(g, args.root.clone()));
     out.diagnostics(&c.diagnostics);
     out.summary(&c);
     if c.errors() > 0 {
@@ -93,6 +93,7 @@ pub fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
     };
     let live_args: Vec<LiveArg> = args.live.iter().map(|s| LiveArg::parse(s)).collect();
     let kinds = kinds(&c.objects);
+    let t_live = std::time::Instant::now();
     let mut live_objects = Vec::new();
     let mut sources = BTreeMap::new();
     for cluster in &clusters {
@@ -113,8 +114,9 @@ pub fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
         .iter()
         .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .collect();
+    timings(g, &c);
     let input = plan::Input {
-        desired: &c.objects,
+        desired: std::mem::take(&mut c.objects),
         live: live_objects,
         live_sources: sources,
         ignore: &collective.plan.ignore,
@@ -156,9 +158,13 @@ pub fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
         }
     }
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    timings(g, &c);
     if g.verbose {
-        eprintln!("plan: {:?}", t.elapsed());
+        eprintln!(
+            "live: {:?} ({} objects); plan: {:?}",
+            t.duration_since(t_live),
+            p.summary.unchanged + p.summary.update + p.summary.delete,
+            t.elapsed()
+        );
     }
     if p.needs_approval() {
         exit::APPROVAL

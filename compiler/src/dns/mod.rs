@@ -219,6 +219,26 @@ pub fn build(
     (diags, files)
 }
 
+/// The DNS codes with their docs, for docs/DIAGNOSTICS.md.
+pub static CODES: &[crate::check::Code] = &[
+    crate::check::Code { code: "J0401", title: "CNAME at an apex or beside other data", doc: "A CNAME cannot live at a zone apex (where SOA and NS are) nor beside any other record at the same name (RFC 1034). Serve the apex with addresses (A/AAAA), or move the other data." },
+    crate::check::Code { code: "J0402", title: "conflicting owners", doc: "Two owners (apps, tenants, the zone's hand-written records) want different records of the same type at the same name. jardin does not pick one: remove one of them." },
+    crate::check::Code { code: "J0403", title: "more than one SPF record", doc: "A name has several TXT records starting with `v=spf1`. Receivers then treat SPF as a permanent error and mail from the domain fails authentication. Merge them into one." },
+    crate::check::Code { code: "J0404", title: "sending domain without SPF, DKIM or DMARC", doc: "A tenant sends mail from a domain that lacks one of SPF, DKIM or DMARC in the zones jardin writes. Mail would land in spam or be rejected. The hint names what is missing." },
+    crate::check::Code { code: "J0405", title: "TTL out of range", doc: "A zone or record TTL is outside 60 seconds to one week: too short floods the servers, too long makes changes take days." },
+    crate::check::Code { code: "J0406", title: "invalid hand-written record", doc: "A record in a zone's `records` has an unknown type or data that does not parse for its type." },
+    crate::check::Code { code: "J0407", title: "nameserver without glue", doc: "A nameserver of the zone lies inside the zone and has no address record in it: resolvers could never reach it, and `kzonecheck` rejects the zone." },
+    crate::check::Code { code: "J0420", title: "DNS snapshot unreadable", doc: "A zone-file snapshot given to `jardin dns plan --snapshot` cannot be read or parsed." },
+    crate::check::Code { code: "J0421", title: "DNS server unreachable or refusing", doc: "The authoritative server could not be reached, or answered an AXFR or an update with an error." },
+    crate::check::Code { code: "J0422", title: "DNS plan file unusable", doc: "A plan given to `jardin dns apply --plan` cannot be read, or was made for other zones." },
+    crate::check::Code { code: "J0423", title: "DNS deletions over budget", doc: "The plan deletes more records than the budget allows (a count and a share of the zone). Nothing is applied without `--allow-deletes N`." },
+    crate::check::Code { code: "J0424", title: "DNS provider cannot be planned", doc: "The zone's provider has no live source jardin can read (for example a zone written only as a file)." },
+    crate::check::Code { code: "J0430", title: "TSIG key unusable", doc: "The TSIG key named in the zone's config cannot be loaded from its environment variable or file, or is not valid. Its value is never printed." },
+    crate::check::Code { code: "J0431", title: "TSIG key refused", doc: "The server refused the TSIG signature: a wrong key name, algorithm or secret." },
+    crate::check::Code { code: "J0432", title: "DNS update cannot be encoded", doc: "A record of the plan cannot be turned into an RFC 2136 update (a name or data the wire format refuses)." },
+    crate::check::Code { code: "J0433", title: "zone changed since the plan", doc: "The zone's SOA on the server differs from the one the plan was computed against: someone changed the zone. Nothing was applied; plan again." },
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,23 +271,3 @@ mod tests {
         }
     }
 }
-
-/// The DNS codes with their docs, for docs/DIAGNOSTICS.md.
-pub static CODES: &[crate::check::Code] = &[
-    crate::check::Code { code: "J0401", title: "CNAME at an apex or beside other data", doc: "A CNAME cannot live at a zone apex (where SOA and NS are) nor beside any other record at the same name (RFC 1034). Serve the apex with addresses (A/AAAA), or move the other data." },
-    crate::check::Code { code: "J0402", title: "conflicting owners", doc: "Two owners (apps, tenants, the zone's hand-written records) want different records of the same type at the same name. jardin does not pick one: remove one of them." },
-    crate::check::Code { code: "J0403", title: "more than one SPF record", doc: "A name has several TXT records starting with `v=spf1`. Receivers then treat SPF as a permanent error and mail from the domain fails authentication. Merge them into one." },
-    crate::check::Code { code: "J0404", title: "sending domain without SPF, DKIM or DMARC", doc: "A tenant sends mail from a domain that lacks one of SPF, DKIM or DMARC in the zones jardin writes. Mail would land in spam or be rejected. The hint names what is missing." },
-    crate::check::Code { code: "J0405", title: "TTL out of range", doc: "A zone or record TTL is outside 60 seconds to one week: too short floods the servers, too long makes changes take days." },
-    crate::check::Code { code: "J0406", title: "invalid hand-written record", doc: "A record in a zone's `records` has an unknown type or data that does not parse for its type." },
-    crate::check::Code { code: "J0407", title: "nameserver without glue", doc: "A nameserver of the zone lies inside the zone and has no address record in it: resolvers could never reach it, and `kzonecheck` rejects the zone." },
-    crate::check::Code { code: "J0420", title: "DNS snapshot unreadable", doc: "A zone-file snapshot given to `jardin dns plan --snapshot` cannot be read or parsed." },
-    crate::check::Code { code: "J0421", title: "DNS server unreachable or refusing", doc: "The authoritative server could not be reached, or answered an AXFR or an update with an error." },
-    crate::check::Code { code: "J0422", title: "DNS plan file unusable", doc: "A plan given to `jardin dns apply --plan` cannot be read, or was made for other zones." },
-    crate::check::Code { code: "J0423", title: "DNS deletions over budget", doc: "The plan deletes more records than the budget allows (a count and a share of the zone). Nothing is applied without `--allow-deletes N`." },
-    crate::check::Code { code: "J0424", title: "DNS provider cannot be planned", doc: "The zone's provider has no live source jardin can read (for example a zone written only as a file)." },
-    crate::check::Code { code: "J0430", title: "TSIG key unusable", doc: "The TSIG key named in the zone's config cannot be loaded from its environment variable or file, or is not valid. Its value is never printed." },
-    crate::check::Code { code: "J0431", title: "TSIG key refused", doc: "The server refused the TSIG signature: a wrong key name, algorithm or secret." },
-    crate::check::Code { code: "J0432", title: "DNS update cannot be encoded", doc: "A record of the plan cannot be turned into an RFC 2136 update (a name or data the wire format refuses)." },
-    crate::check::Code { code: "J0433", title: "zone changed since the plan", doc: "The zone's SOA on the server differs from the one the plan was computed against: someone changed the zone. Nothing was applied; plan again." },
-];

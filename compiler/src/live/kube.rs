@@ -107,7 +107,7 @@ impl KubeSource {
             .filter(is_managed)
             .map(|value| LiveObject {
                 cluster: cluster.to_string(),
-                value,
+                value: super::slim(value),
             })
             .collect())
     }

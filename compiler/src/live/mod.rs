@@ -147,6 +147,15 @@ pub fn resolve(args: &[LiveArg], cluster: &str) -> Result<Box<dyn LiveSource>, D
     }
 }
 
+/// Drops what no plan reads and that dominates a live object's size
+/// (`managedFields`: often half the bytes), as soon as it is read.
+pub fn slim(mut value: Value) -> Value {
+    if let Some(Value::Object(meta)) = value.get_mut("metadata") {
+        meta.remove("managedFields");
+    }
+    value
+}
+
 /// True when the object carries jardin's managed-by label.
 pub fn is_managed(value: &Value) -> bool {
     value["metadata"]["labels"][MANAGED_BY] == "jardin"

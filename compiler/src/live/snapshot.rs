@@ -151,6 +151,20 @@ fn check_object(v: &Value, file: &Path, index: usize) -> Result<(), Diagnostic> 
 /// Parses one snapshot file (YAML, several documents, or JSON).
 pub fn parse(text: &str, file: &Path) -> Result<Vec<Value>, Diagnostic> {
     let mut out = Vec::new();
+    // `kubectl get -o json`: serde_json is several times faster than YAML
+    // and holds no event buffer (docs/PERFORMANCE.md).
+    if file.extension().is_some_and(|e| e == "json") {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            error(format!(
+                "{}: not valid JSON at line {}, column {}",
+                file.display(),
+                e.line(),
+                e.column()
+            ))
+        })?;
+        objects_of(value, file, &mut out)?;
+        return Ok(out);
+    }
     for doc in yaml_serde::Deserializer::from_str(text) {
         // Parsing into an untyped value can only fail on syntax; the error
         // names a position, never a value.
@@ -182,7 +196,7 @@ impl LiveSource for Snapshot {
                 if is_managed(&value) && listed {
                     out.push(LiveObject {
                         cluster: cluster.to_string(),
-                        value,
+                        value: super::slim(value),
                     });
                 }
             }
@@ -214,5 +228,32 @@ mod tests {
         let text = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {password: c2VjcmV0}\n  oops: [\n";
         let err = parse(text, Path::new("x.yaml")).unwrap_err();
         assert!(!err.message.contains("c2VjcmV0"), "{}", err.message);
+    }
+
+    #[test]
+    fn reads_kubectl_json() {
+        let text = r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}}]}"#;
+        assert_eq!(parse(text, Path::new("x.json")).unwrap().len(), 1);
+        let err = parse("{\"data\": \"c2VjcmV0\"", Path::new("x.json")).unwrap_err();
+        assert!(!err.message.contains("c2VjcmV0"), "{}", err.message);
+    }
+
+    #[test]
+    fn odd_input_gives_errors_not_panics() {
+        for text in [
+            "",
+            "---\n---\n",
+            "- a\n- b\n",
+            "kind: List\nitems: 5\n",
+            "kind: List\nitems: [1, null]\n",
+            "kind: SecretList\nitems: [{metadata: {name: 3}}]\n",
+            "apiVersion: v1\nkind: Secret\n",
+            "{\"kind\": \"List\", \"items\": [{\"kind\": \"Secret\"}]}",
+            "a: &x [*x]\n",
+            "\u{0}\u{1}: [",
+            "key: !!binary aGVsbG8=\n",
+        ] {
+            let _ = parse(text, Path::new("x.yaml"));
+        }
     }
 }

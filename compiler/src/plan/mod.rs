@@ -160,7 +160,8 @@ impl Plan {
 
 /// What to plan against what.
 pub struct Input<'a> {
-    pub desired: &'a [DesiredObject],
+    /// Taken by value: the plan does not copy the desired state.
+    pub desired: Vec<DesiredObject>,
     pub live: Vec<LiveObject>,
     pub live_sources: BTreeMap<String, String>,
     pub ignore: &'a [IgnoreRule],
@@ -195,10 +196,15 @@ fn tenant_label(v: &Value) -> Option<String> {
 fn state_hash(sides: &[&Side], keys: &Keys) -> String {
     let mut hasher = blake3::Hasher::new();
     for s in sides {
-        let mut v = s.sealed.value.clone();
-        secrets::replace(&mut v, &s.sealed.secrets, &|x| keys.digest(x));
+        let body = if s.sealed.secrets.is_empty() {
+            serde_json::to_vec(&s.sealed.value)
+        } else {
+            let mut v = s.sealed.value.clone();
+            secrets::replace(&mut v, &s.sealed.secrets, &|x| keys.digest(x));
+            serde_json::to_vec(&v)
+        }
+        .unwrap_or_default();
         let id = serde_json::to_vec(&s.id).unwrap_or_default();
-        let body = serde_json::to_vec(&v).unwrap_or_default();
         hasher.update(&(id.len() as u64).to_le_bytes());
         hasher.update(&id);
         hasher.update(&(body.len() as u64).to_le_bytes());
@@ -313,22 +319,24 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
             || t.as_ref().is_some_and(|t| input.tenant_filter.contains(t))
     };
 
-    // Desired side: seal, normalize.
+    // Desired side: seal, normalize. Taken by value: no copy of the state.
     let desired: Vec<Side> = input
         .desired
-        .par_iter()
+        .into_par_iter()
+        .filter(|o| in_scope(&o.tenant))
         .map(|o| {
-            let mut sealed = secrets::seal(o.value.clone());
+            let id = ObjectId::of(&o.cluster, &o.value);
+            let api_version = o.value["apiVersion"].as_str().unwrap_or("").to_string();
+            let mut sealed = secrets::seal(o.value);
             normalize::common(&mut sealed.value);
-            normalize::ignore(&mut sealed.value, o.kind(), input.ignore);
+            normalize::ignore(&mut sealed.value, &id.kind, input.ignore);
             Side {
-                id: ObjectId::of(&o.cluster, &o.value),
-                api_version: o.value["apiVersion"].as_str().unwrap_or("").to_string(),
-                tenant: o.tenant.clone(),
+                id,
+                api_version,
+                tenant: o.tenant,
                 sealed,
             }
         })
-        .filter(|s| in_scope(&s.tenant))
         .collect();
     let by_id: HashMap<&ObjectId, &Side> = desired.iter().map(|s| (&s.id, s)).collect();
 
@@ -391,7 +399,7 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
     let mut changes: Vec<Change> = desired_sorted
         .par_iter()
         .filter_map(|d| {
-            let desired_value = mask(d);
+            let desired_value = || mask(d);
             match live_by_id.get(&d.id) {
                 None => Some(Change {
                     action: Action::Create,
@@ -401,11 +409,20 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
                     fields: Vec::new(),
                     reason: None,
                     approval: Vec::new(),
-                    desired: Some(desired_value),
+                    desired: Some(desired_value()),
                     live: None,
                 }),
+                // Most objects hold no secret and did not change: no copy.
+                Some(l)
+                    if d.sealed.secrets.is_empty()
+                        && l.sealed.secrets.is_empty()
+                        && l.sealed.value == d.sealed.value =>
+                {
+                    None
+                }
                 Some(l) => {
                     let live_value = mask(l);
+                    let desired_value = desired_value();
                     let fields = diff::diff(&live_value, &desired_value);
                     (!fields.is_empty()).then(|| Change {
                         action: Action::Update,
@@ -431,7 +448,7 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
     for c in &changes {
         if c.action == Action::Update {
             if let Some(t) = tenants.get_mut(&key(&c.tenant)) {
-                t.unchanged -= 1;
+                t.unchanged = t.unchanged.saturating_sub(1);
             }
         }
     }
@@ -525,3 +542,154 @@ pub static CODES: &[crate::check::Code] = &[
     crate::check::Code { code: "J0604", title: "object listed twice", doc: "The same object appears twice in the live state (for example in two snapshot files)." },
     crate::check::Code { code: "J0605", title: "plan not written", doc: "The JSON plan cannot be written to the `-o` path." },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn id(group: &str, kind: &str) -> ObjectId {
+        ObjectId {
+            cluster: "c".into(),
+            namespace: "n".into(),
+            group: group.into(),
+            kind: kind.into(),
+            name: "x".into(),
+        }
+    }
+
+    fn change(path: &str, before: Value, after: Value) -> FieldChange {
+        FieldChange {
+            path: path.into(),
+            op: Op::Replace,
+            before: Some(before),
+            after: Some(after),
+        }
+    }
+
+    #[test]
+    fn immutable_fields_and_shrinking_volumes_need_approval() {
+        let sel = change("spec.selector.matchLabels.app", json!("a"), json!("b"));
+        assert_eq!(update_approval(&id("apps", "Deployment"), &[sel]).len(), 1);
+        let replicas = change("spec.replicas", json!(1), json!(2));
+        assert!(update_approval(&id("apps", "Deployment"), &[replicas]).is_empty());
+        let grow = change(
+            "spec.resources.requests.storage",
+            json!("10Gi"),
+            json!("20Gi"),
+        );
+        assert!(update_approval(&id("", "PersistentVolumeClaim"), &[grow]).is_empty());
+        let shrink = change(
+            "spec.resources.requests.storage",
+            json!("10Gi"),
+            json!("5000Mi"),
+        );
+        assert_eq!(
+            update_approval(&id("", "PersistentVolumeClaim"), &[shrink]).len(),
+            1
+        );
+    }
+
+    /// A tiny deterministic generator: no dependency, same cases every run.
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 >> 33
+        }
+    }
+
+    fn junk(r: &mut Lcg, depth: u32) -> Value {
+        match r.next() % if depth > 2 { 4 } else { 6 } {
+            0 => Value::Null,
+            1 => json!(r.next() % 7),
+            2 => json!(["a", 1, null]),
+            3 => json!("x~1/\u{1}jardin-sealed:99"),
+            4 => Value::Array((0..r.next() % 3).map(|_| junk(r, depth + 1)).collect()),
+            _ => {
+                let mut m = serde_json::Map::new();
+                for k in [
+                    "name",
+                    "data",
+                    "spec",
+                    "metadata",
+                    "env",
+                    "value",
+                    "containers",
+                ] {
+                    if r.next().is_multiple_of(2) {
+                        m.insert(k.into(), junk(r, depth + 1));
+                    }
+                }
+                Value::Object(m)
+            }
+        }
+    }
+
+    /// Whatever the live state holds, computing a plan does not panic.
+    #[test]
+    fn never_panics_on_odd_live_objects() {
+        let mut r = Lcg(7);
+        let desired: Vec<DesiredObject> = [
+            "Secret",
+            "Deployment",
+            "Service",
+            "PersistentVolumeClaim",
+        ]
+        .iter()
+        .map(|k| {
+            let mut v = junk(&mut r, 0);
+            if !v.is_object() {
+                v = json!({});
+            }
+            v["apiVersion"] = json!(if *k == "Deployment" { "apps/v1" } else { "v1" });
+            v["kind"] = json!(k);
+            v["metadata"] =
+                json!({"name": "x", "namespace": "n", "annotations": {GENERATE_FOR_TEST: "a,b"}});
+            DesiredObject::new("c", Some("t".into()), None, v)
+        })
+        .collect();
+        for _ in 0..300 {
+            let live: Vec<LiveObject> = desired
+                .iter()
+                .map(|d| {
+                    let mut v = junk(&mut r, 0);
+                    if !v.is_object() {
+                        v = json!({});
+                    }
+                    v["apiVersion"] = d.value["apiVersion"].clone();
+                    v["kind"] = d.value["kind"].clone();
+                    v["metadata"] =
+                        json!({"name": "x", "namespace": "n", "labels": {TENANT_LABEL: "t"}});
+                    LiveObject {
+                        cluster: "c".into(),
+                        value: v,
+                    }
+                })
+                .collect();
+            let plan = compute(Input {
+                desired: desired.clone(),
+                live,
+                live_sources: BTreeMap::new(),
+                ignore: &[IgnoreRule {
+                    kind: "*".into(),
+                    pointer: "/spec/*/0".into(),
+                }],
+                known_tenants: BTreeSet::new(),
+                tenant_filter: Vec::new(),
+                max_deletes: 10,
+                max_delete_percent: 25,
+                secret_key: None,
+            })
+            .unwrap();
+            let _ = render::text::render(&plan, true);
+            let _ = render::markdown::render(&plan, 500);
+            let _ = render::json::render(&plan);
+        }
+    }
+
+    const GENERATE_FOR_TEST: &str = crate::emit::k8s::GENERATE_ANNOTATION;
+}

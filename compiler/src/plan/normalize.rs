@@ -50,6 +50,8 @@ const REPLICATE_FROM: &str = "replicator.v1.mittwald.de/replicate-from";
 pub struct Default {
     pub kinds: &'static [&'static str],
     pub pointer: String,
+    /// `pointer`, split once (this table is walked for every live object).
+    segments: Vec<String>,
     pub value: Option<Value>,
 }
 
@@ -108,6 +110,7 @@ pub fn defaults() -> &'static [Default] {
             t.push(Default {
                 kinds,
                 pointer: pointer.to_string(),
+                segments: segments(pointer),
                 value,
             })
         };
@@ -436,7 +439,7 @@ pub fn live_against(live: &mut Value, desired: Option<&Value>, group: &str, kind
         .iter()
         .filter(|d| d.kinds.iter().any(|k| *k == "*" || *k == kind))
     {
-        drop_unset(live, desired, &segments(&def.pointer), def.value.as_ref());
+        drop_unset(live, desired, &def.segments, def.value.as_ref());
     }
     if kind == "Secret" {
         secret_data_owned_elsewhere(live, desired);
