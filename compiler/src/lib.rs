@@ -14,6 +14,7 @@ pub mod model;
 pub mod pipeline;
 pub mod plan;
 pub mod quantity;
+pub mod review;
 pub mod schema;
 pub mod source;
 pub mod stamp;

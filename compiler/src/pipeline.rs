@@ -171,15 +171,27 @@ pub fn compile(opts: &Options) -> Compilation {
         }
     };
     let t0 = Instant::now();
-    let catalog = match catalog() {
-        Ok(c) => c.clone(),
+    let evaluator = Evaluator::new(&root, opts.cache.as_ref().map(DiskCache::new));
+    // The embedded catalog, or with the root's own `catalog/` apps.
+    let catalog = if evaluator.has_local_catalog() {
+        evaluator.root_catalog().and_then(|v| {
+            serde_json::from_value(v).map_err(|e| {
+                vec![Diagnostic::error(
+                    "J0007",
+                    format!("the catalog does not match jardin's model: {e}"),
+                )]
+            })
+        })
+    } else {
+        catalog().cloned()
+    };
+    match catalog {
+        Ok(c) => out.catalog = c,
         Err(d) => {
             out.diagnostics = d;
             return out;
         }
-    };
-    out.catalog = catalog;
-    let evaluator = Evaluator::new(&root, opts.cache.as_ref().map(DiskCache::new));
+    }
     let collective_eval = match evaluator.collective() {
         Ok(c) => c,
         Err(d) => {

@@ -5,6 +5,7 @@
 mod backup;
 mod build;
 mod catalog;
+mod diff;
 mod dns;
 mod graph;
 mod plan;
@@ -120,6 +121,9 @@ pub enum Command {
     /// Compare the desired state with the live state: what `apply` would change.
     /// Exit code 0: no changes, 2: changes, 3: changes that need approval.
     Plan(plan::PlanArgs),
+    /// What a change does to the generated output, between git revisions
+    /// (HEAD defaults to the working tree). Exit code 0: nothing changes, 2: changes.
+    Diff(diff::DiffArgs),
     /// The apps jardin can deploy.
     Catalog {
         #[command(subcommand)]
@@ -165,6 +169,16 @@ pub enum StdlibCommand {
         #[arg(long)]
         write: Option<PathBuf>,
     },
+}
+
+/// Colour on stdout (plans and reviews): `--color`, then `NO_COLOR` and
+/// whether stdout is a terminal.
+pub(crate) fn stdout_color(g: &Global) -> bool {
+    match g.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
+    }
 }
 
 pub(crate) struct Output {
@@ -260,6 +274,7 @@ pub fn run(cli: Cli) -> i32 {
             command: BackupCommand::Coverage { root, format },
         } => backup::coverage(g, &out, root, format),
         Command::Plan(args) => plan::plan(g, &out, args),
+        Command::Diff(args) => diff::diff(g, &out, args),
         Command::Catalog { command } => catalog::catalog(&out, command),
         Command::Dns { command } => dns::dns(g, &out, command),
         Command::Stdlib {

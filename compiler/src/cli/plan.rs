@@ -127,6 +127,7 @@ pub fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
         secret_key: std::env::var("JARDIN_PLAN_KEY")
             .ok()
             .filter(|k| !k.is_empty()),
+        compare_desired: false,
     };
     let t = std::time::Instant::now();
     let p = match plan::compute(input) {

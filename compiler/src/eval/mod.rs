@@ -56,6 +56,51 @@ pub fn install_panic_hook() {
 pub struct Evaluator {
     root: PathBuf,
     cache: Option<DiskCache>,
+    /// The catalog index when the root has its own `catalog/` (apps added or
+    /// overridden by the collective), and a hash of those files.
+    local_catalog: Option<(String, blake3::Hash)>,
+}
+
+/// The catalog index for a root with a `catalog/` directory: every embedded
+/// app, then every local file, which adds an app or replaces the embedded
+/// one of the same name. Local files are imported by path, so diagnostics
+/// name them as the user knows them.
+fn local_catalog(root: &Path) -> Option<(String, blake3::Hash)> {
+    let dir = root.join("catalog");
+    let mut local: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ncl"))
+        .collect();
+    if local.is_empty() {
+        return None;
+    }
+    local.sort();
+    let mut apps: std::collections::BTreeMap<String, String> = embedded::embedded_files()
+        .iter()
+        .filter_map(|(path, _)| path.strip_prefix("jardin/catalog/"))
+        .filter_map(|name| name.strip_suffix(".ncl"))
+        .filter(|name| *name != "index")
+        .map(|name| {
+            (
+                name.to_string(),
+                format!("import \"jardin/catalog/{name}.ncl\""),
+            )
+        })
+        .collect();
+    let mut hash = blake3::Hasher::new();
+    for path in &local {
+        let name = path.file_stem()?.to_string_lossy().into_owned();
+        hash.update(name.as_bytes());
+        hash.update(&std::fs::read(path).ok()?);
+        apps.insert(name, format!("import {}", nickel_string(path)));
+    }
+    let body: Vec<String> = apps
+        .iter()
+        .map(|(k, v)| format!("  \"{k}\" = {v},"))
+        .collect();
+    Some((format!("{{\n{}\n}}\n", body.join("\n")), hash.finalize()))
 }
 
 fn nickel_string(path: &Path) -> String {
@@ -80,6 +125,7 @@ impl Evaluator {
         Evaluator {
             root: root.to_path_buf(),
             cache,
+            local_catalog: local_catalog(root),
         }
     }
 
@@ -130,17 +176,46 @@ impl Evaluator {
         })
     }
 
+    /// True when the root brings its own catalog apps.
+    pub fn has_local_catalog(&self) -> bool {
+        self.local_catalog.is_some()
+    }
+
+    /// In-memory sources every context of this root gets.
+    fn extra_sources(&self) -> Vec<(&str, &str, InputFormat)> {
+        match &self.local_catalog {
+            Some((index, _)) => vec![(
+                "jardin/catalog/index.ncl",
+                index.as_str(),
+                InputFormat::Nickel,
+            )],
+            None => Vec::new(),
+        }
+    }
+
+    /// The catalog's metadata with this root's own apps.
+    pub fn root_catalog(&self) -> Result<serde_json::Value, Vec<Diagnostic>> {
+        Self::catalog_with(&self.extra_sources(), &self.naming())
+    }
+
     /// The catalog's metadata: every app without its render function.
     pub fn catalog() -> Result<serde_json::Value, Vec<Diagnostic>> {
+        let naming = Naming {
+            root: Path::new("/"),
+        };
+        Self::catalog_with(&[], &naming)
+    }
+
+    fn catalog_with(
+        extra: &[(&str, &str, InputFormat)],
+        naming: &Naming<'_>,
+    ) -> Result<serde_json::Value, Vec<Diagnostic>> {
         let main = "let catalog = import \"jardin/catalog/index.ncl\" in \
                     std.record.map (fun _id app => std.record.remove \"render\" (std.record.remove \"Settings\" app)) catalog"
             .to_string();
         let path = PathBuf::from(format!("{}/catalog-main-user.ncl", nickel::VIRTUAL_ROOT));
-        let mut ctx = NickelContext::new(&[]);
-        let naming = Naming {
-            root: Path::new("/"),
-        };
-        ctx.eval(&naming, &path, "{}", "catalog-main.ncl", main, "")
+        let mut ctx = NickelContext::new(extra);
+        ctx.eval(naming, &path, "{}", "catalog-main.ncl", main, "")
             .map(|o| o.value)
     }
 
@@ -152,7 +227,12 @@ impl Evaluator {
         collective: &serde_json::Value,
     ) -> Vec<Result<Evaluated, Vec<Diagnostic>>> {
         let collective_json = serde_json::to_string(collective).unwrap_or_default();
-        let collective_hash = blake3::hash(collective_json.as_bytes());
+        let mut h = blake3::Hasher::new();
+        h.update(collective_json.as_bytes());
+        if let Some((_, local)) = &self.local_catalog {
+            h.update(local.as_bytes());
+        }
+        let collective_hash = h.finalize();
         files
             .par_iter()
             .map(|path| self.tenant(path, &collective_json, collective_hash))
@@ -184,8 +264,9 @@ impl Evaluator {
                 None => true,
             };
             if stale {
-                let ctx =
-                    NickelContext::new(&[("collective.json", collective_json, InputFormat::Json)]);
+                let mut extra = self.extra_sources();
+                extra.push(("collective.json", collective_json, InputFormat::Json));
+                let ctx = NickelContext::new(&extra);
                 *slot = Some((collective_hash, ctx));
             }
             let (_, ctx) = slot.as_mut().expect("context was just created");

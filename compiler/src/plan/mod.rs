@@ -175,6 +175,9 @@ pub struct Input<'a> {
     pub max_delete_percent: usize,
     /// `$JARDIN_PLAN_KEY`.
     pub secret_key: Option<String>,
+    /// The "live" side is another desired state (`jardin diff`): nothing on
+    /// it was defaulted by a server, so nothing is dropped against the other.
+    pub compare_desired: bool,
 }
 
 /// A sealed, normalized object of one side.
@@ -355,12 +358,14 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
                 // The server answers in the version we ask for.
                 sealed.value["apiVersion"] = Value::String(d.api_version.clone());
             }
-            normalize::live_against(
-                &mut sealed.value,
-                d.map(|d| &d.sealed.value),
-                &id.group,
-                &id.kind,
-            );
+            if !input.compare_desired {
+                normalize::live_against(
+                    &mut sealed.value,
+                    d.map(|d| &d.sealed.value),
+                    &id.group,
+                    &id.kind,
+                );
+            }
             Side {
                 api_version: sealed.value["apiVersion"]
                     .as_str()
@@ -683,6 +688,7 @@ mod tests {
                 max_deletes: 10,
                 max_delete_percent: 25,
                 secret_key: None,
+                compare_desired: false,
             })
             .unwrap();
             let _ = render::text::render(&plan, true);

@@ -1,0 +1,152 @@
+//! `jardin diff BASE [HEAD]`: what a change does to the generated output,
+//! between two git revisions (HEAD defaults to the working tree).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::plan::PlanFormat;
+use super::{exit, options, Global, Output};
+use crate::diag::Diagnostic;
+use crate::live::LiveObject;
+use crate::pipeline::{self, Compilation};
+use crate::plan::{self, render};
+use crate::review::{self, Review};
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The revision to compare from, e.g. origin/main.
+    pub base: String,
+    /// The revision to compare to [default: the working tree].
+    pub head: Option<String>,
+    /// The config root, in a git repository.
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+    /// What is printed on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: PlanFormat,
+    /// Also write the JSON review to this file.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Size budget of the Markdown object diffs, in characters.
+    #[arg(long, default_value_t = render::markdown::DEFAULT_BUDGET)]
+    pub markdown_budget: usize,
+}
+
+/// Compiles one side; diagnostics say which revision they belong to.
+fn side(g: &Global, out: &Output, root: PathBuf, label: &str) -> Option<Compilation> {
+    let c = pipeline::compile(&options(g, root));
+    if c.errors() > 0 {
+        out.diagnostics(&c.diagnostics);
+        eprintln!("the config at {label} has errors: nothing to compare");
+        return None;
+    }
+    Some(c)
+}
+
+pub fn diff(g: &Global, out: &Output, args: DiffArgs) -> i32 {
+    let base_checkout = match review::checkout(&args.root, &args.base) {
+        Ok(c) => c,
+        Err(d) => {
+            out.diagnostics(&[d]);
+            return exit::ERROR;
+        }
+    };
+    let head_checkout = match &args.head {
+        Some(rev) => match review::checkout(&args.root, rev) {
+            Ok(c) => Some(c),
+            Err(d) => {
+                out.diagnostics(&[d]);
+                return exit::ERROR;
+            }
+        },
+        None => None,
+    };
+    let head_root = head_checkout
+        .as_ref()
+        .map_or(args.root.clone(), |c| c.root.clone());
+    let head_label = args
+        .head
+        .clone()
+        .unwrap_or_else(|| "the working tree".to_string());
+    let Some(mut base) = side(g, out, base_checkout.root.clone(), &args.base) else {
+        return exit::ERROR;
+    };
+    let Some(mut head) = side(g, out, head_root.clone(), &head_label) else {
+        return exit::ERROR;
+    };
+
+    let known_tenants: BTreeSet<String> = head
+        .tenants
+        .iter()
+        .map(|t| t.compiled.tenant.id.clone())
+        .collect();
+    let unchanged = review::drop_identical(&mut base.objects, &mut head.objects);
+    let live: Vec<LiveObject> = std::mem::take(&mut base.objects)
+        .into_iter()
+        .map(|o| LiveObject {
+            cluster: o.cluster,
+            value: o.value,
+        })
+        .collect();
+    let clusters: BTreeSet<String> = live.iter().map(|o| o.cluster.clone()).collect();
+    let sources: BTreeMap<String, String> = clusters
+        .into_iter()
+        .map(|c| (c, format!("revision {}", args.base)))
+        .collect();
+    let input = plan::Input {
+        desired: std::mem::take(&mut head.objects),
+        live,
+        live_sources: sources,
+        ignore: &[],
+        known_tenants,
+        tenant_filter: g.tenants.clone(),
+        // Deletions are reviewed here, not applied: no approval threshold.
+        max_deletes: usize::MAX,
+        max_delete_percent: 100,
+        secret_key: std::env::var("JARDIN_PLAN_KEY")
+            .ok()
+            .filter(|k| !k.is_empty()),
+        compare_desired: true,
+    };
+    let mut objects = match plan::compute(input) {
+        Ok(p) => p,
+        Err(d) => {
+            out.diagnostics(&[d]);
+            return exit::ERROR;
+        }
+    };
+    for (tenant, n) in unchanged {
+        objects.summary.unchanged += n;
+        objects.tenants.entry(tenant).or_default().unchanged += n;
+    }
+    let r = Review {
+        format_version: 1,
+        base: args.base.clone(),
+        head: head_label,
+        objects,
+        dns: review::compare_files(&base.extra_files, &head.extra_files, "dns/", ".zone"),
+        backup: review::compare_files(&base.extra_files, &head.extra_files, "backup/", ".json"),
+    };
+    if let Some(path) = &args.output {
+        if let Err(e) = std::fs::write(path, review::render::json(&r)) {
+            out.diagnostics(&[Diagnostic::error(
+                "J0605",
+                format!("cannot write {}: {e}", path.display()),
+            )]);
+            return exit::ERROR;
+        }
+    }
+    let text = match args.format {
+        PlanFormat::Text => review::render::text(&r, super::stdout_color(g)),
+        PlanFormat::Markdown => review::render::markdown(&r, args.markdown_budget),
+        PlanFormat::Json => review::render::json(&r),
+    };
+    print!("{text}");
+    if r.has_changes() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    }
+}

@@ -1,0 +1,225 @@
+//! `jardin diff`: two revisions of a test repository, created here with git.
+//! The text, Markdown and JSON reviews are pinned in golden/diff/
+//! (`JARDIN_UPDATE_GOLDEN=1 cargo test --test diff` regenerates them).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        let name = e.file_name();
+        if name.to_string_lossy().starts_with("live") {
+            continue;
+        }
+        if p.is_dir() {
+            copy_dir(&p, &to.join(name));
+        } else {
+            std::fs::copy(&p, to.join(name)).unwrap();
+        }
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let ok = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.email=ci@jardin.invalid",
+            "-c",
+            "user.name=ci",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+/// A repository holding the example collective under `infra/`, committed.
+fn test_repo(with_catalog: bool) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("repo");
+    copy_dir(&repo().join("examples/collective"), &dir.join("infra"));
+    if with_catalog {
+        std::fs::create_dir_all(dir.join("infra/catalog")).unwrap();
+        std::fs::copy(
+            repo().join("catalog/hedgedoc.ncl"),
+            dir.join("infra/catalog/hedgedoc.ncl"),
+        )
+        .unwrap();
+    }
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "base"]);
+    tmp
+}
+
+fn jardin(tmp: &Path, args: &[&str]) -> (i32, String, String) {
+    let cache = tmp.join("cache");
+    let out = Command::new(env!("CARGO_BIN_EXE_jardin"))
+        .args(["--color", "never", "--cache-dir", cache.to_str().unwrap()])
+        .args(args)
+        .current_dir(tmp.join("repo"))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn edit(tmp: &Path, file: &str, from: &str, to: &str) {
+    let p = tmp.join("repo").join(file);
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(text.contains(from), "{file} has no {from}");
+    std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+}
+
+fn pin(name: &str, text: &str) {
+    let path = repo().join("golden/diff").join(name);
+    if std::env::var_os("JARDIN_UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    if expected != text {
+        let diff = similar::TextDiff::from_lines(&expected, text);
+        panic!(
+            "{} differs:\n{}\n(JARDIN_UPDATE_GOLDEN=1 cargo test --test diff)",
+            path.display(),
+            diff.unified_diff()
+        );
+    }
+}
+
+fn tenants_changed(json: &str) -> BTreeSet<String> {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(v["format_version"], 1);
+    v["objects"]["tenants"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, c)| {
+            c["create"].as_u64().unwrap()
+                + c["update"].as_u64().unwrap()
+                + c["delete"].as_u64().unwrap()
+                > 0
+        })
+        .map(|(t, _)| t.clone())
+        .collect()
+}
+
+#[test]
+fn a_one_tenant_change_touches_only_that_tenant() {
+    let tmp = test_repo(false);
+    let t = tmp.path();
+    edit(
+        t,
+        "infra/tenants/le-zinc.ncl",
+        "host = \"pad.lezinc.org\"",
+        "host = \"notes.lezinc.org\"",
+    );
+    let (code, text, err) = jardin(t, &["diff", "HEAD", "--root", "infra"]);
+    assert_eq!(code, 2, "{err}");
+    let (_, md, _) = jardin(
+        t,
+        &["diff", "HEAD", "--root", "infra", "--format", "markdown"],
+    );
+    let (_, json, _) = jardin(t, &["diff", "HEAD", "--root", "infra", "--format", "json"]);
+    assert_eq!(
+        tenants_changed(&json),
+        BTreeSet::from(["le-zinc".to_string()])
+    );
+    assert!(md.contains("| le-zinc | +0 ~2 −0 | +2 −2 |"), "{md}");
+    pin("one-tenant.txt", &text);
+    pin("one-tenant.md", &md);
+    pin("one-tenant.json", &json);
+
+    // The same change, committed, compared revision to revision.
+    git(&t.join("repo"), &["commit", "-qam", "move the pad"]);
+    let (code, text2, _) = jardin(t, &["diff", "HEAD~1", "HEAD", "--root", "infra"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        text2.lines().skip(1).collect::<Vec<_>>(),
+        text.lines().skip(1).collect::<Vec<_>>()
+    );
+    // The working tree was not touched by reading revisions.
+    let (code, _, _) = jardin(t, &["diff", "HEAD", "--root", "infra"]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn a_catalog_change_touches_every_tenant_using_that_app() {
+    let tmp = test_repo(true);
+    let t = tmp.path();
+    // The collective's own copy of the HedgeDoc app turns on HSTS.
+    edit(
+        t,
+        "infra/catalog/hedgedoc.ncl",
+        "CMD_URL_ADDPORT = \"false\",",
+        "CMD_URL_ADDPORT = \"false\",\n              CMD_HSTS_ENABLE = \"true\",",
+    );
+    let (code, md, err) = jardin(
+        t,
+        &["diff", "HEAD", "--root", "infra", "--format", "markdown"],
+    );
+    assert_eq!(code, 2, "{err}");
+    let (_, json, _) = jardin(t, &["diff", "HEAD", "--root", "infra", "--format", "json"]);
+    let users: BTreeSet<String> = [
+        "faire-ecole",
+        "velorution-brest",
+        "ressourcerie-du-canal",
+        "habitat-solidaire",
+        "le-zinc",
+        "festival-des-possibles",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(tenants_changed(&json), users);
+    pin("catalog.md", &md);
+}
+
+#[test]
+fn a_comment_or_formatting_change_reports_nothing() {
+    let tmp = test_repo(false);
+    let t = tmp.path();
+    let p = t.join("repo/infra/tenants/velorution-brest.ncl");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let reformatted = format!(
+        "# Reviewed at the 2026 general assembly.\n{}",
+        text.replace("  ", "    ").replace(", ", " , ")
+    );
+    std::fs::write(&p, reformatted).unwrap();
+    let (code, text, err) = jardin(t, &["diff", "HEAD", "--root", "infra"]);
+    assert_eq!(code, 0, "{err}\n{text}");
+    assert!(text.contains("No changes to the generated output."));
+    pin("formatting.txt", &text);
+}
+
+#[test]
+fn an_unknown_revision_is_a_clear_error() {
+    let tmp = test_repo(false);
+    let (code, _, err) = jardin(tmp.path(), &["diff", "no-such-branch", "--root", "infra"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("J0711") && err.contains("no-such-branch"),
+        "{err}"
+    );
+}
