@@ -42,7 +42,7 @@ def collective(n):
     return f'''{{
   name = "Bench",
   contact = "admin@bench.example",
-  defaults = {{ plan = "essentiel", backup = {{ target = "offsite" }} }},
+  defaults = {{ plan = "essentiel", backup = {{ target = "offsite", encryption_key = {{ generate = {{}} }} }} }},
   plans = {{
     essentiel = {{ quotas = {{ cpu = "16", memory = "32Gi", storage = "500Gi", buckets = 5, max_apps = 8 }} }},
     cooperative = {{ quotas = {{ cpu = "32", memory = "64Gi", storage = "1Ti", buckets = 5, max_apps = 8 }}, ha = true }},

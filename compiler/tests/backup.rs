@@ -2,28 +2,8 @@
 //! removing its backup policy makes `check` fail naming every piece of
 //! state; an opt-out is reported, and its volume is skipped by k8up.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn jardin(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_jardin"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("run jardin");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::*;
 
 /// A copy of examples/collective in a temp dir, to edit.
 fn copy_example() -> tempfile::TempDir {

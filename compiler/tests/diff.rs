@@ -2,32 +2,12 @@
 //! The text, Markdown and JSON reviews are pinned in golden/diff/
 //! (`JARDIN_UPDATE_GOLDEN=1 cargo test --test diff` regenerates them).
 
+mod common;
+use common::*;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        let name = e.file_name();
-        if name.to_string_lossy().starts_with("live") {
-            continue;
-        }
-        if p.is_dir() {
-            copy_dir(&p, &to.join(name));
-        } else {
-            std::fs::copy(&p, to.join(name)).unwrap();
-        }
-    }
-}
 
 fn git(dir: &Path, args: &[&str]) {
     let ok = Command::new("git")
@@ -53,7 +33,11 @@ fn git(dir: &Path, args: &[&str]) {
 fn test_repo(with_catalog: bool) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("repo");
-    copy_dir(&repo().join("examples/collective"), &dir.join("infra"));
+    copy_dir_except(
+        &repo().join("examples/collective"),
+        &dir.join("infra"),
+        &|n| n.starts_with("live"),
+    );
     if with_catalog {
         std::fs::create_dir_all(dir.join("infra/catalog")).unwrap();
         std::fs::copy(

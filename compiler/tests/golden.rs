@@ -4,34 +4,11 @@
 //! Regenerate after an intended change, then review the diff like code:
 //!     JARDIN_UPDATE_GOLDEN=1 cargo test --test golden
 
+mod common;
+use common::*;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn updating() -> bool {
-    std::env::var_os("JARDIN_UPDATE_GOLDEN").is_some()
-}
-
-fn jardin(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_jardin"))
-        .args(args)
-        .current_dir(repo())
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("run jardin");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use std::path::Path;
 
 fn read_tree(dir: &Path) -> BTreeMap<String, String> {
     fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {

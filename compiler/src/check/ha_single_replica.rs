@@ -35,11 +35,7 @@ fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
                 {
                     continue;
                 }
-                let span = unit
-                    .source_map
-                    .exact(&format!("apps.{name}.replicas"))
-                    .cloned()
-                    .or_else(|| unit.source_map.get(&format!("apps.{name}")));
+                let span = super::app_span(unit, name, "replicas");
                 out.push(
                     Diagnostic::error(
                         "J0802",

@@ -32,6 +32,15 @@ pub struct Context<'a> {
     pub tenants: &'a [TenantUnit],
 }
 
+/// Where a diagnostic about an app's `field` points: the field when the
+/// user wrote it, else the app instance.
+pub(crate) fn app_span(unit: &TenantUnit, app: &str, field: &str) -> Option<crate::source::Span> {
+    unit.source_map
+        .exact(&format!("apps.{app}.{field}"))
+        .cloned()
+        .or_else(|| unit.source_map.get(&format!("apps.{app}")))
+}
+
 /// A diagnostic code: stable, with a title and a doc paragraph.
 pub struct Code {
     pub code: &'static str,

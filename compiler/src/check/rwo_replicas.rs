@@ -45,11 +45,7 @@ fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
                     continue;
                 }
                 for claim in claim_names(d).into_iter().filter(|c| rwo.contains(c)) {
-                    let span = unit
-                        .source_map
-                        .exact(&format!("apps.{name}.replicas"))
-                        .cloned()
-                        .or_else(|| unit.source_map.get(&format!("apps.{name}")));
+                    let span = super::app_span(unit, name, "replicas");
                     out.push(
                         Diagnostic::error(
                             "J0801",

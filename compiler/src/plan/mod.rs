@@ -260,23 +260,7 @@ const IMMUTABLE: &[(&str, &str, &str)] = &[
 
 /// Bytes of a Kubernetes quantity, when it is a plain storage size.
 fn quantity(v: &Value) -> Option<f64> {
-    let s = v.as_str()?;
-    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let n: f64 = n.parse().ok()?;
-    let m = match unit {
-        "" => 1.0,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        _ => return None,
-    };
-    Some(n * m)
+    crate::quantity::json_bytes(v).map(|b| b as f64)
 }
 
 fn update_approval(id: &ObjectId, fields: &[FieldChange]) -> Vec<String> {
