@@ -37,6 +37,8 @@ pub struct Timings {
     pub emit: Duration,
     pub schema: Duration,
     pub graph: Duration,
+    /// DNS zones and the backup coverage report.
+    pub outputs: Duration,
     pub tenants: usize,
     pub cached: usize,
 }
@@ -322,6 +324,7 @@ pub fn compile(opts: &Options) -> Compilation {
     }
     // Further outputs and their rules (DNS zones, backup coverage) go here,
     // each from its own module.
+    let t5 = Instant::now();
     let report = backup::report::build(&collective, &coverage);
     out.extra_files.push((
         backup::report::PATH.to_string(),
@@ -335,6 +338,7 @@ pub fn compile(opts: &Options) -> Compilation {
             out.extra_files.extend(files);
         }
     }
+    out.timings.outputs = t5.elapsed();
     out.collective = Some(collective);
     crate::diag::sort(&mut out.diagnostics);
     out

@@ -177,7 +177,10 @@ fn a_catalog_change_touches_every_tenant_using_that_app() {
     .map(String::from)
     .collect();
     assert_eq!(tenants_changed(&json), users);
+    let (_, text, _) = jardin(t, &["diff", "HEAD", "--root", "infra"]);
+    pin("catalog.txt", &text);
     pin("catalog.md", &md);
+    pin("catalog.json", &json);
 }
 
 #[test]
@@ -194,7 +197,15 @@ fn a_comment_or_formatting_change_reports_nothing() {
     let (code, text, err) = jardin(t, &["diff", "HEAD", "--root", "infra"]);
     assert_eq!(code, 0, "{err}\n{text}");
     assert!(text.contains("No changes to the generated output."));
+    let (_, md, _) = jardin(
+        t,
+        &["diff", "HEAD", "--root", "infra", "--format", "markdown"],
+    );
+    let (_, json, _) = jardin(t, &["diff", "HEAD", "--root", "infra", "--format", "json"]);
+    assert!(tenants_changed(&json).is_empty());
     pin("formatting.txt", &text);
+    pin("formatting.md", &md);
+    pin("formatting.json", &json);
 }
 
 #[test]

@@ -254,8 +254,8 @@ pub(crate) fn timings(g: &Global, c: &Compilation) {
     if g.verbose {
         let t = &c.timings;
         eprintln!(
-            "tenants: {} ({} from cache); eval {:?}, check {:?}, emit {:?}, schema {:?}; objects: {}",
-            t.tenants, t.cached, t.eval, t.check, t.emit, t.schema, c.objects.len()
+            "tenants: {} ({} from cache); eval {:?}, check {:?}, emit {:?}, schema {:?}, graph {:?}, dns and coverage {:?}; objects: {}",
+            t.tenants, t.cached, t.eval, t.check, t.emit, t.schema, t.graph, t.outputs, c.objects.len()
         );
     }
 }

@@ -41,11 +41,13 @@ impl Node {
     }
 }
 
-type Key = (String, String, String, String);
+/// The identity of a resource, hashed: lookups allocate nothing. A hash
+/// collision is told apart by comparing the node itself (`find`).
+type Key = u64;
 
 pub struct Graph {
     pub graph: DiGraph<Node, ()>,
-    index: HashMap<Key, NodeIndex>,
+    index: HashMap<Key, Vec<NodeIndex>>,
 }
 
 /// A dependency cycle, in order: each node needs the next, the last needs
@@ -54,12 +56,10 @@ pub struct Graph {
 pub struct Cycle(pub Vec<Node>);
 
 fn key(cluster: &str, namespace: &str, kind: &str, name: &str) -> Key {
-    (
-        cluster.to_string(),
-        namespace.to_string(),
-        kind.to_string(),
-        name.to_string(),
-    )
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (cluster, namespace, kind, name).hash(&mut h);
+    h.finish()
 }
 
 const WORKLOADS: [&str; 3] = ["Deployment", "StatefulSet", "CronJob"];
@@ -100,19 +100,24 @@ fn pod_references(spec: &Value) -> Vec<(&'static str, String)> {
 
 impl Graph {
     fn add(&mut self, node: Node) -> NodeIndex {
-        let k = key(&node.cluster, &node.namespace, &node.kind, &node.name);
-        if let Some(i) = self.index.get(&k) {
-            return *i;
+        if let Some(i) = self.find(&node.cluster, &node.namespace, &node.kind, &node.name) {
+            return i;
         }
+        let k = key(&node.cluster, &node.namespace, &node.kind, &node.name);
         let i = self.graph.add_node(node);
-        self.index.insert(k, i);
+        self.index.entry(k).or_default().push(i);
         i
     }
 
     fn find(&self, cluster: &str, namespace: &str, kind: &str, name: &str) -> Option<NodeIndex> {
         self.index
-            .get(&key(cluster, namespace, kind, name))
+            .get(&key(cluster, namespace, kind, name))?
+            .iter()
             .copied()
+            .find(|i| {
+                let n = &self.graph[*i];
+                n.cluster == cluster && n.namespace == namespace && n.kind == kind && n.name == name
+            })
     }
 
     fn need(&mut self, from: NodeIndex, to: Option<NodeIndex>) {
