@@ -78,22 +78,7 @@ fn walk(live: &Value, desired: &Value, path: String, out: &mut Vec<FieldChange>)
             keys.dedup();
             for k in keys {
                 let p = key_segment(&path, k);
-                match (l.get(k), d.get(k)) {
-                    (Some(lv), Some(dv)) => walk(lv, dv, p, out),
-                    (None, Some(dv)) => out.push(FieldChange {
-                        path: p,
-                        op: Op::Add,
-                        before: None,
-                        after: Some(dv.clone()),
-                    }),
-                    (Some(lv), None) => out.push(FieldChange {
-                        path: p,
-                        op: Op::Remove,
-                        before: Some(lv.clone()),
-                        after: None,
-                    }),
-                    (None, None) => {}
-                }
+                pair(l.get(k), d.get(k), p, out);
             }
         }
         (Value::Array(l), Value::Array(d)) if l.iter().chain(d).any(Value::is_object) => {
@@ -124,22 +109,7 @@ fn walk(live: &Value, desired: &Value, path: String, out: &mut Vec<FieldChange>)
             } else {
                 for i in 0..l.len().max(d.len()) {
                     let p = format!("{path}[{i}]");
-                    match (l.get(i), d.get(i)) {
-                        (Some(lv), Some(dv)) => walk(lv, dv, p, out),
-                        (None, Some(dv)) => out.push(FieldChange {
-                            path: p,
-                            op: Op::Add,
-                            before: None,
-                            after: Some(dv.clone()),
-                        }),
-                        (Some(lv), None) => out.push(FieldChange {
-                            path: p,
-                            op: Op::Remove,
-                            before: Some(lv.clone()),
-                            after: None,
-                        }),
-                        (None, None) => {}
-                    }
+                    pair(l.get(i), d.get(i), p, out);
                 }
             }
         }
@@ -158,6 +128,27 @@ pub fn under(path: &str, prefix: &str) -> bool {
         || path
             .strip_prefix(prefix)
             .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+}
+
+/// One member present on either side: recurse, or record an addition or a
+/// removal.
+fn pair(live: Option<&Value>, desired: Option<&Value>, path: String, out: &mut Vec<FieldChange>) {
+    match (live, desired) {
+        (Some(lv), Some(dv)) => walk(lv, dv, path, out),
+        (None, Some(dv)) => out.push(FieldChange {
+            path,
+            op: Op::Add,
+            before: None,
+            after: Some(dv.clone()),
+        }),
+        (Some(lv), None) => out.push(FieldChange {
+            path,
+            op: Op::Remove,
+            before: Some(lv.clone()),
+            after: None,
+        }),
+        (None, None) => {}
+    }
 }
 
 #[cfg(test)]
