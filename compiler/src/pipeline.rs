@@ -270,10 +270,11 @@ pub fn compile(opts: &Options) -> Compilation {
 
     if out.errors() == 0 {
         let t2 = Instant::now();
+        let catalog = &out.catalog;
         let mut objects: Vec<DesiredObject> = out
             .tenants
-            .par_iter()
-            .flat_map_iter(|t| emit::k8s::tenant_objects(&collective, &out.catalog, &t.compiled))
+            .par_iter_mut()
+            .flat_map_iter(|t| emit::k8s::tenant_objects(&collective, catalog, &mut t.compiled))
             .collect();
         let compiled: Vec<&CompiledTenant> = out.tenants.iter().map(|t| &t.compiled).collect();
         objects.extend(emit::k8s::shared_objects(&collective, &compiled));

@@ -236,15 +236,18 @@ fn disruption_budgets(rendered: &[Value]) -> Vec<Value> {
 }
 
 /// Every object of one tenant.
+///
+/// The catalog's rendered objects are moved out of `compiled` (the rules
+/// that read them have run): a tenant's objects are never held twice.
 pub fn tenant_objects(
     collective: &Collective,
     catalog: &Catalog,
-    compiled: &CompiledTenant,
+    compiled: &mut CompiledTenant,
 ) -> Vec<DesiredObject> {
     let tenant = &compiled.tenant;
     let cluster = tenant.cluster.as_str();
     let mut out = Vec::new();
-    for (instance, app) in &compiled.apps {
+    for (instance, app) in compiled.apps.iter_mut() {
         let Some(catalog_app) = catalog.get(&app.app) else {
             continue;
         };
@@ -270,7 +273,7 @@ pub fn tenant_objects(
         );
         objects.extend(buckets(app, catalog_app, collective, cluster));
         objects.extend(disruption_budgets(&app.objects));
-        objects.extend(app.objects.iter().cloned());
+        objects.append(&mut app.objects);
         for mut value in objects {
             add_labels(&mut value, &labels);
             out.push(DesiredObject::new(
