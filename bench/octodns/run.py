@@ -20,7 +20,12 @@ TSIG (hmac-sha256). This script measures octoDNS computing the same plan:
    again: "no changes";
 5. restarts knotd with jardin's zone files as its master files (the zones
    as `jardin dns apply` leaves them) and plans once more: "no changes";
-6. prints a Markdown table: wall time and peak RSS (os.wait4) of each run.
+6. prints Markdown tables: wall time and peak RSS (os.wait4) of each run.
+
+Unless --no-jardin, it also times `jardin -v dns plan` (warm evaluation
+cache, after two `jardin check`) against the same Knot in steps 3 and 5, so
+both tools are measured in one session. The config differs from the Rust
+bench's in one line: the cluster's capacity is raised (see write_jardin_ncl).
 
 Requirements (install them first, e.g. in a venv; this script installs
 nothing):
@@ -31,7 +36,7 @@ nothing):
 Usage:
 
     python3 bench/octodns/run.py [--jardin PATH] [--octodns-sync PATH]
-                                 [--zones 1000] [--max-workers 1] [--keep]
+                                 [--zones 1000] [--max-workers 1] [--no-jardin] [--keep]
 
 Network: only 127.0.0.1. knotd is killed by PID at the end, also on error.
 """
