@@ -504,7 +504,7 @@ fn bench_plan_1000_zones() {
     std::fs::write(
         r.join("jardin.ncl"),
         format!(
-            "let primary = {{ provider = \"rfc2136\", server = \"{}\", nameservers = [\"ns1.example.net\"], tsig = {{ name = \"jardin\", secret = {{ external = \"env:JARDIN_TEST_TSIG\" }} }} }} in\n(import \"collective.ncl\") & {{\n  plans.small.quotas.max_apps = 10,\n  zones = {{\n{zones}  }},\n}}\n",
+            "let primary = {{ provider = \"rfc2136\", server = \"{}\", nameservers = [\"ns1.example.net\"], tsig = {{ name = \"jardin\", secret = {{ external = \"env:JARDIN_TEST_TSIG\" }} }} }} in\n(import \"collective.ncl\") & {{\n  plans.small.quotas.max_apps = 10,\n  clusters.potager.capacity | force = {{ cpu = \"4000\", memory = \"8Ti\", storage = \"1Pi\", nodes = 100 }},\n  zones = {{\n{zones}  }},\n}}\n",
             knot.addr()
         ),
     )
