@@ -10,13 +10,26 @@ pub fn embedded_files() -> &'static [(&'static str, &'static str)] {
     NICKEL_FILES
 }
 
-/// A hash of everything embedded plus the compiler version: part of every
-/// cache key, so a new jardin never reuses an old result.
+/// A hash of everything embedded, the compiler version and the identity of
+/// the running executable (size and modification time): part of every cache
+/// key and build stamp, so a rebuilt jardin never reuses an old result, even
+/// at the same version number.
 pub fn library_hash() -> blake3::Hash {
     static HASH: OnceLock<blake3::Hash> = OnceLock::new();
     *HASH.get_or_init(|| {
         let mut h = blake3::Hasher::new();
         h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        if let Some(meta) = std::env::current_exe()
+            .ok()
+            .and_then(|p| std::fs::metadata(p).ok())
+        {
+            h.update(&meta.len().to_le_bytes());
+            if let Ok(t) = meta.modified() {
+                if let Ok(d) = t.duration_since(std::time::UNIX_EPOCH) {
+                    h.update(&d.as_nanos().to_le_bytes());
+                }
+            }
+        }
         for (path, text) in NICKEL_FILES {
             h.update(path.as_bytes());
             h.update(&[0]);
