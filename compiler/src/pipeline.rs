@@ -96,18 +96,6 @@ impl Compilation {
         }
         Ok(self.objects.len() + self.extra_files.len())
     }
-
-    /// Every output file of `build` below the output directory, sorted.
-    pub fn files(&self) -> Vec<(String, Vec<u8>)> {
-        let mut files: Vec<(String, Vec<u8>)> = self
-            .objects
-            .par_iter()
-            .map(|o| (o.path(), emit::to_yaml(&o.value).into_bytes()))
-            .collect();
-        files.extend(self.extra_files.iter().cloned());
-        files.sort_by(|a, b| a.0.cmp(&b.0));
-        files
-    }
 }
 
 /// The catalog's metadata, evaluated once per process.

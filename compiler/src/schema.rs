@@ -56,11 +56,6 @@ pub fn kind_key(object: &Value) -> String {
     format!("{api}/{kind}")
 }
 
-/// Kinds that have a schema.
-pub fn known_kinds() -> impl Iterator<Item = &'static str> {
-    validators().keys().map(String::as_str)
-}
-
 /// Validates one object; an unknown kind is itself a violation, so nothing
 /// unchecked is ever written.
 pub fn validate(object: &Value) -> Vec<Violation> {

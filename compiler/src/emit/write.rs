@@ -5,17 +5,6 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Writes `files` (relative path, content) as the whole content of `dir`.
-/// On error, `dir` is left as it was.
-pub fn write_dir_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> io::Result<()> {
-    replace_dir(dir, |staging| {
-        for (rel, bytes) in files {
-            write_file(staging, rel, bytes)?;
-        }
-        Ok(())
-    })
-}
-
 /// Writes one file below `staging`, refusing paths that would leave it.
 pub fn write_file(staging: &Path, rel: &str, bytes: &[u8]) -> io::Result<()> {
     let rel = Path::new(rel);
@@ -81,11 +70,19 @@ pub fn replace_dir(dir: &Path, fill: impl FnOnce(&Path) -> io::Result<()>) -> io
 mod tests {
     use super::*;
 
+    fn write_all(dir: &Path, files: &[(String, Vec<u8>)]) -> io::Result<()> {
+        replace_dir(dir, |staging| {
+            files
+                .iter()
+                .try_for_each(|(rel, bytes)| write_file(staging, rel, bytes))
+        })
+    }
+
     #[test]
     fn replaces_the_whole_directory() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
-        write_dir_atomically(
+        write_all(
             &out,
             &[
                 ("a/b.yaml".into(), b"1".to_vec()),
@@ -93,7 +90,7 @@ mod tests {
             ],
         )
         .unwrap();
-        write_dir_atomically(&out, &[("a/d.yaml".into(), b"3".to_vec())]).unwrap();
+        write_all(&out, &[("a/d.yaml".into(), b"3".to_vec())]).unwrap();
         assert!(!out.join("c.txt").exists());
         assert_eq!(std::fs::read(out.join("a/d.yaml")).unwrap(), b"3");
         // Nothing but the output is left beside it.
@@ -110,7 +107,7 @@ mod tests {
         let out = tmp.path().join("out");
         std::fs::create_dir(&out).unwrap();
         std::fs::write(out.join("keep"), b"x").unwrap();
-        assert!(write_dir_atomically(&out, &[("../evil".into(), vec![])]).is_err());
+        assert!(write_all(&out, &[("../evil".into(), vec![])]).is_err());
         assert_eq!(std::fs::read(out.join("keep")).unwrap(), b"x");
     }
 }
