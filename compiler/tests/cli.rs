@@ -4,13 +4,19 @@
 mod common;
 use common::*;
 
+use std::path::{Path, PathBuf};
+
+/// A copy of examples/minimal under `dir`: (root, output dir, cache dir).
+fn minimal_copy(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let root = dir.join("root");
+    copy_dir(&repo().join("examples/minimal"), &root);
+    (root, dir.join("out"), dir.join("cache"))
+}
+
 #[test]
 fn a_broken_tenant_fails_and_leaves_the_output_untouched() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("root");
-    copy_dir(&repo().join("examples/minimal"), &root);
-    let out = tmp.path().join("out");
-    let cache = tmp.path().join("cache");
+    let (root, out, cache) = minimal_copy(tmp.path());
     let (r, c, o) = (
         root.to_str().unwrap(),
         cache.to_str().unwrap(),
@@ -50,10 +56,7 @@ fn a_broken_tenant_fails_and_leaves_the_output_untouched() {
 #[test]
 fn an_unchanged_build_is_up_to_date_and_a_change_rebuilds() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("root");
-    copy_dir(&repo().join("examples/minimal"), &root);
-    let out = tmp.path().join("out");
-    let cache = tmp.path().join("cache");
+    let (root, out, cache) = minimal_copy(tmp.path());
     let (r, c, o) = (
         root.to_str().unwrap(),
         cache.to_str().unwrap(),

@@ -36,13 +36,8 @@ impl LiveZone {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Create,
-    Update,
-    Delete,
-}
+/// The same three actions as the Kubernetes plan.
+pub use crate::plan::Action;
 
 /// One RRset to change.
 #[derive(Clone, Debug, Serialize)]
