@@ -1,5 +1,10 @@
 use clap::Parser;
 
+/// The interpreter and the JSON trees allocate small objects by the million;
+/// mimalloc spends far less time on them than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     jardin::eval::install_panic_hook();
     let cli = jardin::cli::Cli::parse();

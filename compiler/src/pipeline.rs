@@ -27,15 +27,27 @@ pub struct Options {
     pub tenants: Vec<String>,
     /// Only tenants on these clusters, when not empty.
     pub clusters: Vec<String>,
+    /// Keep every object whole in [`Compilation::objects`] (plan, diff).
+    /// Otherwise each tenant's objects are dropped once emitted, validated
+    /// and (with `manifests_to`) written: memory stays flat as tenants grow.
+    pub keep_objects: bool,
+    /// Write each manifest below this (staging) directory as soon as its
+    /// tenant is emitted and validated.
+    pub manifests_to: Option<PathBuf>,
+    /// Compile only these tenant files (by id), when set: a review leaves
+    /// out the tenants whose inputs are the same at both revisions.
+    pub only: Option<std::collections::BTreeSet<String>>,
 }
 
 /// Time spent in each phase, for `-v` and the benchmarks.
 #[derive(Clone, Debug, Default)]
 pub struct Timings {
-    pub eval: Duration,
+    /// Per tenant, in parallel: evaluate (or load from the cache), emit,
+    /// validate against the schemas, write.
+    pub tenants_phase: Duration,
     pub check: Duration,
-    pub emit: Duration,
-    pub schema: Duration,
+    /// Objects shared by tenants (database roles, cluster-wide backups).
+    pub shared: Duration,
     pub graph: Duration,
     /// DNS zones and the backup coverage report.
     pub outputs: Duration,
@@ -43,20 +55,25 @@ pub struct Timings {
     pub cached: usize,
 }
 
-/// The result of a compilation: the model, the desired objects (empty when
-/// there are errors), and every diagnostic.
+/// The result of a compilation: the model, the desired objects, and every
+/// diagnostic.
 #[derive(Default)]
 pub struct Compilation {
     pub collective: Option<Collective>,
     pub catalog: Catalog,
     pub tenants: Vec<TenantUnit>,
+    /// Every object, whole, in path order: only with
+    /// [`Options::keep_objects`], and empty when there are errors.
     pub objects: Vec<DesiredObject>,
+    /// Every object reduced to what the graph reads ([`graph::outline`]),
+    /// in path order; the graph's nodes point into it.
+    pub outline: Vec<DesiredObject>,
     /// Output files besides the manifests (zone files, reports), by path
     /// below the output directory.
     pub extra_files: Vec<(String, Vec<u8>)>,
     pub diagnostics: Vec<Diagnostic>,
     pub timings: Timings,
-    /// The dependency graph of `objects` (absent when there are errors).
+    /// The dependency graph of `outline` (absent when there are errors).
     pub graph: Option<Graph>,
 }
 
@@ -75,26 +92,18 @@ impl Compilation {
             .count()
     }
 
-    /// Writes every output file below `dir` (a staging directory), the
-    /// manifests serialized and written in parallel, never all in memory.
-    pub fn write_to(&self, dir: &Path) -> std::io::Result<usize> {
-        use crate::emit::write::write_file;
-        let mut dirs: Vec<String> = self
-            .objects
-            .iter()
-            .filter_map(|o| o.path().rsplit_once('/').map(|(d, _)| d.to_string()))
-            .collect();
-        dirs.dedup();
-        for d in &dirs {
-            std::fs::create_dir_all(dir.join(d))?;
-        }
-        self.objects
-            .par_iter()
-            .try_for_each(|o| std::fs::write(dir.join(o.path()), emit::to_yaml(&o.value)))?;
+    /// How many objects the desired state holds.
+    pub fn object_count(&self) -> usize {
+        self.outline.len()
+    }
+
+    /// Writes the files besides the manifests (those went to
+    /// [`Options::manifests_to`] as they were emitted) below `dir`.
+    pub fn write_extra_files(&self, dir: &Path) -> std::io::Result<usize> {
         for (rel, bytes) in &self.extra_files {
-            write_file(dir, rel, bytes)?;
+            crate::emit::write::write_file(dir, rel, bytes)?;
         }
-        Ok(self.objects.len() + self.extra_files.len())
+        Ok(self.extra_files.len())
     }
 }
 
@@ -206,37 +215,44 @@ pub fn compile(opts: &Options) -> Compilation {
     let files: Vec<PathBuf> = files
         .into_iter()
         .filter(|f| {
-            opts.tenants.is_empty()
-                || f.file_stem().is_some_and(|s| {
-                    opts.tenants
-                        .iter()
-                        .any(|t| t.as_str() == s.to_string_lossy())
-                })
+            let id = f
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (opts.tenants.is_empty() || opts.tenants.contains(&id))
+                && opts.only.as_ref().is_none_or(|only| only.contains(&id))
         })
         .collect();
-    let results = evaluator.tenants(&files, &collective_eval.value);
-    for result in results {
-        match result {
-            Err(d) => out.diagnostics.extend(d),
-            Ok(mut e) => match typed::<CompiledTenant>(&mut e, "a tenant") {
-                Ok(compiled) => {
-                    out.timings.cached += usize::from(e.from_cache);
-                    out.tenants.push(TenantUnit {
-                        compiled,
-                        source_map: e.source_map,
-                        from_cache: e.from_cache,
-                    });
-                }
-                Err(d) => out.diagnostics.push(d),
-            },
+    let session = evaluator.tenant_session(&collective_eval.value);
+    let catalog = &out.catalog;
+    let per_tenant: Vec<TenantOutcome> = files
+        .par_iter()
+        .map(|path| compile_tenant(&session, &collective, catalog, opts, path))
+        .collect();
+    let mut coverage = backup::Coverage::default();
+    let mut objects: Vec<DesiredObject> = Vec::new();
+    let mut outline: Vec<DesiredObject> = Vec::new();
+    // Reported only if the rules pass: an object is often invalid because
+    // of what a rule reports better (a derived name too long, say).
+    let mut schema_diagnostics = Vec::new();
+    for outcome in per_tenant {
+        match outcome {
+            TenantOutcome::Failed(d) => out.diagnostics.extend(d),
+            TenantOutcome::Skipped => {}
+            TenantOutcome::Compiled(t) => {
+                out.timings.cached += usize::from(t.unit.from_cache);
+                schema_diagnostics.extend(t.schema_errors);
+                out.diagnostics.extend(t.write_error);
+                coverage.pieces.extend(t.coverage.pieces);
+                coverage.apps.extend(t.coverage.apps);
+                objects.extend(t.objects);
+                outline.extend(t.outline);
+                out.tenants.push(t.unit);
+            }
         }
     }
-    if !opts.clusters.is_empty() {
-        out.tenants
-            .retain(|t| opts.clusters.contains(&t.compiled.tenant.cluster));
-    }
     out.timings.tenants = out.tenants.len();
-    out.timings.eval = t0.elapsed();
+    out.timings.tenants_phase = t0.elapsed();
 
     let t1 = Instant::now();
     let ctx = check::Context {
@@ -246,7 +262,6 @@ pub fn compile(opts: &Options) -> Compilation {
         tenants: &out.tenants,
     };
     out.diagnostics.extend(check::run(&ctx));
-    let coverage = backup::resolve(&collective, &out.catalog, &out.tenants);
     out.diagnostics
         .extend(backup::rules::run(&backup::rules::Context {
             collective: &collective,
@@ -255,55 +270,43 @@ pub fn compile(opts: &Options) -> Compilation {
             coverage: &coverage,
         }));
     out.timings.check = t1.elapsed();
+    if out.errors() == 0 {
+        out.diagnostics.extend(schema_diagnostics);
+    }
 
     if out.errors() == 0 {
         let t2 = Instant::now();
-        let catalog = &out.catalog;
-        let mut objects: Vec<DesiredObject> = out
-            .tenants
-            .par_iter_mut()
-            .flat_map_iter(|t| emit::k8s::tenant_objects(&collective, catalog, &mut t.compiled))
-            .collect();
         let compiled: Vec<&CompiledTenant> = out.tenants.iter().map(|t| &t.compiled).collect();
-        objects.extend(emit::k8s::shared_objects(&collective, &compiled));
-        let backup_objects = backup::derive::objects(&collective, &coverage);
-        backup::derive::merge(&mut objects, backup_objects, &coverage);
-        objects.sort_by_cached_key(DesiredObject::path);
-        out.timings.emit = t2.elapsed();
-
-        let t3 = Instant::now();
-        let maps: std::collections::HashMap<&str, &SourceMap> = out
-            .tenants
-            .iter()
-            .map(|t| (t.compiled.tenant.id.as_str(), &t.source_map))
-            .collect();
-        let schema_errors: Vec<Diagnostic> = objects
-            .par_iter()
-            .flat_map_iter(|o| {
-                let violations = schema::validate(&o.value);
-                let map = o.tenant.as_deref().and_then(|t| maps.get(t));
-                violations.into_iter().map(move |v| {
-                    let span = map.and_then(|m| m.get(&format!("apps.{}", o.instance.as_deref().unwrap_or(""))));
-                    Diagnostic::error("J0901", format!("{} {}: {} at {}", o.kind(), o.path(), v.message, if v.path.is_empty() { "/" } else { &v.path }))
-                        .with_span(span.as_ref(), "the object comes from this app")
-                        .with_help("the catalog's render function or jardin emitted an invalid object: report it with this message")
-                })
-            })
-            .collect();
-        out.timings.schema = t3.elapsed();
-        if schema_errors.is_empty() {
-            out.objects = objects;
-        } else {
-            out.diagnostics.extend(schema_errors);
+        let mut shared = emit::k8s::shared_objects(&collective, &compiled);
+        backup::derive::merge(
+            &mut shared,
+            backup::derive::shared_objects(&collective, &coverage),
+            &coverage,
+        );
+        let errors = schema_errors(&shared, None);
+        if errors.is_empty() {
+            if let Err(e) = write_manifests(opts, &shared) {
+                out.diagnostics.push(e);
+            }
         }
+        out.diagnostics.extend(errors);
+        outline.extend(shared.iter().map(graph::outline));
+        if opts.keep_objects {
+            objects.extend(shared);
+            objects.par_sort_by_cached_key(DesiredObject::path);
+        }
+        outline.par_sort_by_cached_key(DesiredObject::path);
+        out.timings.shared = t2.elapsed();
     }
     if out.errors() == 0 {
         let t4 = Instant::now();
-        let g = Graph::build(&out.objects);
+        out.objects = objects;
+        out.outline = outline;
+        let g = Graph::build(&out.outline);
         match g.waves() {
             Ok(waves) => out
                 .extra_files
-                .extend(apply_order(&g, &waves, &out.objects)),
+                .extend(apply_order(&g, &waves, &out.outline)),
             Err(cycle) => out.diagnostics.push(cycle_diagnostic(&cycle, &out.tenants)),
         }
         out.extra_files
@@ -331,6 +334,124 @@ pub fn compile(opts: &Options) -> Compilation {
     out.collective = Some(collective);
     crate::diag::sort(&mut out.diagnostics);
     out
+}
+
+/// What the parallel phase gives for one tenant file.
+enum TenantOutcome {
+    Failed(Vec<Diagnostic>),
+    /// Left out by `--cluster`.
+    Skipped,
+    Compiled(Box<CompiledUnit>),
+}
+
+struct CompiledUnit {
+    unit: TenantUnit,
+    coverage: backup::Coverage,
+    /// Whole objects, only with `keep_objects`.
+    objects: Vec<DesiredObject>,
+    outline: Vec<DesiredObject>,
+    schema_errors: Vec<Diagnostic>,
+    write_error: Option<Diagnostic>,
+}
+
+/// One tenant, start to finish, on a worker thread: evaluate (or load from
+/// the cache), emit its objects and its backups, validate them, write them,
+/// and keep only what the cross-tenant phases need. The rules run later,
+/// over every tenant: objects emitted here are never published when they
+/// report an error (the build's staging directory is dropped).
+fn compile_tenant(
+    session: &crate::eval::TenantSession<'_>,
+    collective: &Collective,
+    catalog: &Catalog,
+    opts: &Options,
+    path: &Path,
+) -> TenantOutcome {
+    let mut e = match session.evaluate(path) {
+        Ok(e) => e,
+        Err(d) => return TenantOutcome::Failed(d),
+    };
+    let compiled = match typed::<CompiledTenant>(&mut e, "a tenant") {
+        Ok(c) => c,
+        Err(d) => return TenantOutcome::Failed(vec![d]),
+    };
+    if !opts.clusters.is_empty() && !opts.clusters.contains(&compiled.tenant.cluster) {
+        return TenantOutcome::Skipped;
+    }
+    let mut unit = TenantUnit {
+        compiled,
+        source_map: e.source_map,
+        from_cache: e.from_cache,
+    };
+    let coverage = backup::resolve(collective, catalog, std::slice::from_ref(&unit));
+    let mut objects = emit::k8s::tenant_objects(collective, catalog, &mut unit.compiled);
+    backup::derive::merge(
+        &mut objects,
+        backup::derive::tenant_objects(collective, &coverage),
+        &coverage,
+    );
+    objects.sort_by_cached_key(DesiredObject::path);
+    let schema_errors = schema_errors(&objects, Some(&unit.source_map));
+    let write_error = if schema_errors.is_empty() {
+        write_manifests(opts, &objects).err()
+    } else {
+        None
+    };
+    let outline = objects.iter().map(graph::outline).collect();
+    if !opts.keep_objects {
+        objects = Vec::new();
+    }
+    TenantOutcome::Compiled(Box::new(CompiledUnit {
+        unit,
+        coverage,
+        objects,
+        outline,
+        schema_errors,
+        write_error,
+    }))
+}
+
+/// J0901 for every object that fails its kind's schema, pointing at the
+/// app it comes from when its tenant's source map is given.
+fn schema_errors(objects: &[DesiredObject], map: Option<&SourceMap>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for o in objects {
+        for v in schema::validate(&o.value) {
+            let span =
+                map.and_then(|m| m.get(&format!("apps.{}", o.instance.as_deref().unwrap_or(""))));
+            out.push(Diagnostic::error("J0901", format!("{} {}: {} at {}", o.kind(), o.path(), v.message, if v.path.is_empty() { "/" } else { &v.path }))
+                .with_span(span.as_ref(), "the object comes from this app")
+                .with_help("the catalog's render function or jardin emitted an invalid object: report it with this message"));
+        }
+    }
+    out
+}
+
+/// Writes manifests below [`Options::manifests_to`], if set.
+fn write_manifests(opts: &Options, objects: &[DesiredObject]) -> Result<(), Diagnostic> {
+    let Some(dir) = &opts.manifests_to else {
+        return Ok(());
+    };
+    let mut last_dir: Option<String> = None;
+    for o in objects {
+        let path = o.path();
+        if let Some((d, _)) = path.rsplit_once('/') {
+            if last_dir.as_deref() != Some(d) {
+                std::fs::create_dir_all(dir.join(d)).map_err(|e| write_error(dir, d, e))?;
+                last_dir = Some(d.to_string());
+            }
+        }
+        std::fs::write(dir.join(&path), emit::to_yaml(&o.value))
+            .map_err(|e| write_error(dir, &path, e))?;
+    }
+    Ok(())
+}
+
+fn write_error(dir: &Path, rel: &str, e: std::io::Error) -> Diagnostic {
+    Diagnostic::error(
+        "J0008",
+        format!("cannot write {}: {e}", dir.join(rel).display()),
+    )
+    .with_help("the previous output, if any, is left as it was")
 }
 
 /// `k8s/<cluster>/apply-order.txt`: every manifest with its apply wave, in

@@ -131,6 +131,9 @@ fn a_one_tenant_change_touches_only_that_tenant() {
         BTreeSet::from(["le-zinc".to_string()])
     );
     assert!(md.contains("| le-zinc | +0 ~2 −0 | +2 −2 |"), "{md}");
+    // Only le-zinc was compiled at each revision.
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["unaffected_tenants"], 8);
     pin("one-tenant.txt", &text);
     pin("one-tenant.md", &md);
     pin("one-tenant.json", &json);
@@ -177,6 +180,9 @@ fn a_catalog_change_touches_every_tenant_using_that_app() {
     .map(String::from)
     .collect();
     assert_eq!(tenants_changed(&json), users);
+    // A catalog change is compared over every tenant.
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["unaffected_tenants"], 0);
     let (_, text, _) = jardin(t, &["diff", "HEAD", "--root", "infra"]);
     pin("catalog.txt", &text);
     pin("catalog.md", &md);
@@ -216,5 +222,29 @@ fn an_unknown_revision_is_a_clear_error() {
     assert!(
         err.contains("J0711") && err.contains("no-such-branch"),
         "{err}"
+    );
+}
+
+/// A tenant's new database adds a role to the shared Postgres cluster: the
+/// review sees the shared object change, as a full comparison would.
+#[test]
+fn a_change_to_a_shared_object_is_compared_in_full() {
+    let tmp = test_repo(false);
+    let t = tmp.path();
+    edit(
+        t,
+        "infra/tenants/le-zinc.ncl",
+        "version = \"1.10.2\" },",
+        "version = \"1.10.2\" },\n    notes = { app = \"hedgedoc\", host = \"notes.lezinc.org\" },",
+    );
+    let (code, json, err) = jardin(t, &["diff", "HEAD", "--root", "infra", "--format", "json"]);
+    assert_eq!(code, 2, "{err}\n{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["unaffected_tenants"], 0);
+    let shared = &v["objects"]["tenants"]["(shared)"];
+    assert_eq!(shared["update"], 1, "{json}");
+    assert_eq!(
+        tenants_changed(&json),
+        BTreeSet::from(["le-zinc".to_string(), "(shared)".to_string()])
     );
 }

@@ -302,8 +302,36 @@ fn labels(tenant: Option<&str>, namespace: Option<&str>) -> Map<String, Value> {
 /// tenant; the partial `Cluster` objects are merged into jardin's own by
 /// [`merge`].
 pub fn objects(collective: &Collective, cov: &Coverage) -> Vec<DesiredObject> {
+    derive(collective, cov, Scope::All)
+}
+
+/// The backup objects of the tenants in `cov`, in their app namespaces:
+/// enough to emit one tenant at a time, from that tenant's coverage.
+pub fn tenant_objects(collective: &Collective, cov: &Coverage) -> Vec<DesiredObject> {
+    derive(collective, cov, Scope::Tenants)
+}
+
+/// The cluster-wide backup objects (repository keys, database backups),
+/// which depend on every tenant's coverage.
+pub fn shared_objects(collective: &Collective, cov: &Coverage) -> Vec<DesiredObject> {
+    derive(collective, cov, Scope::Shared)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    All,
+    Tenants,
+    Shared,
+}
+
+fn derive(collective: &Collective, cov: &Coverage, scope: Scope) -> Vec<DesiredObject> {
     let mut out = Vec::new();
-    let pg = pg_backups(collective, cov);
+    // Volume and bucket pieces never read the database schedules.
+    let pg = if scope == Scope::Tenants {
+        BTreeMap::new()
+    } else {
+        pg_backups(collective, cov)
+    };
 
     // Per app namespace: the k8up pieces, grouped.
     let mut by_ns: BTreeMap<(String, String, String), Vec<&Piece>> = BTreeMap::new();
@@ -330,17 +358,20 @@ pub fn objects(collective: &Collective, cov: &Coverage) -> Vec<DesiredObject> {
         let Some(d) = detail(collective, &pg, first) else {
             continue;
         };
-        let mut objs = Vec::new();
-        let (cred_source, _) =
-            source_secret(&t.credentials, &format!("target-{}", e.policy.target));
-        objs.push(replica(TARGET_SECRET, ns, &cred_source));
-        let (repo_source, repo_key) = source_secret(key, REPO_SECRET);
         if !matches!(key, crate::model::SecretSource::Ref(_)) {
             generated_key
                 .entry(cluster.clone())
                 .or_default()
                 .insert(ns.to_string());
         }
+        if scope == Scope::Shared {
+            continue;
+        }
+        let mut objs = Vec::new();
+        let (cred_source, _) =
+            source_secret(&t.credentials, &format!("target-{}", e.policy.target));
+        objs.push(replica(TARGET_SECRET, ns, &cred_source));
+        let (repo_source, repo_key) = source_secret(key, REPO_SECRET);
         objs.push(replica(REPO_SECRET, ns, &repo_source));
         let (id, secret) = s3_refs(t, TARGET_SECRET);
         let r = &e.policy.retention;
@@ -387,6 +418,9 @@ pub fn objects(collective: &Collective, cov: &Coverage) -> Vec<DesiredObject> {
                 o,
             ));
         }
+    }
+    if scope == Scope::Tenants {
+        return out;
     }
     // The generated repository key, once per cluster, readable by the
     // namespaces that replicate it.

@@ -18,9 +18,11 @@ pub fn check(g: &Global, out: &Output, root: PathBuf, deny_warnings: bool) -> i3
         eprintln!(
             "ok: {} tenants, {} objects",
             c.tenants.len(),
-            c.objects.len()
+            c.object_count()
         );
     }
+    // See `build`: the process ends here.
+    std::mem::forget(c);
     exit::OK
 }
 
@@ -39,7 +41,30 @@ pub fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) -> i32 {
             return exit::OK;
         }
     }
-    let c = pipeline::compile(&opts);
+    if let Some((cache, _)) = &stamp {
+        stamp::forget(cache, &output);
+    }
+    // Tenants write their manifests into the staging directory as they are
+    // compiled; it replaces `output` only if the whole compilation is clean.
+    let mut compiled: Option<pipeline::Compilation> = None;
+    let mut written = 0;
+    let result = crate::emit::write::replace_dir(&output, |dir| {
+        let c = compiled.insert(pipeline::compile(&pipeline::Options {
+            manifests_to: Some(dir.to_path_buf()),
+            ..opts.clone()
+        }));
+        if c.errors() > 0 {
+            return Err(std::io::Error::other("the configuration has errors"));
+        }
+        written = c.object_count() + c.write_extra_files(dir)?;
+        Ok(())
+    });
+    let Some(c) = compiled else {
+        // The staging directory could not even be created.
+        let e = result.err().map(|e| e.to_string()).unwrap_or_default();
+        out.diagnostics(&[write_failed(&output, &e)]);
+        return exit::ERROR;
+    };
     out.diagnostics(&c.diagnostics);
     out.summary(&c);
     if c.errors() > 0 {
@@ -49,19 +74,8 @@ pub fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) -> i32 {
         }
         return exit::ERROR;
     }
-    if let Some((cache, _)) = &stamp {
-        stamp::forget(cache, &output);
-    }
-    let mut written = 0;
-    if let Err(e) = crate::emit::write::replace_dir(&output, |dir| {
-        written = c.write_to(dir)?;
-        Ok(())
-    }) {
-        out.diagnostics(&[Diagnostic::error(
-            "J0008",
-            format!("cannot write {}: {e}", output.display()),
-        )
-        .with_help("the previous output, if any, is left as it was")]);
+    if let Err(e) = result {
+        out.diagnostics(&[write_failed(&output, &e.to_string())]);
         return exit::ERROR;
     }
     if let Some((cache, inputs)) = &stamp {
@@ -76,5 +90,13 @@ pub fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) -> i32 {
             output.display()
         );
     }
+    // The process ends here: the OS takes the memory back at once, instead
+    // of freeing every tenant's model one allocation at a time.
+    std::mem::forget(c);
     exit::OK
+}
+
+fn write_failed(output: &std::path::Path, e: &str) -> Diagnostic {
+    Diagnostic::error("J0008", format!("cannot write {}: {e}", output.display()))
+        .with_help("the previous output, if any, is left as it was")
 }

@@ -2,7 +2,7 @@
 //! between two git revisions (HEAD defaults to the working tree).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -34,15 +34,60 @@ pub struct DiffArgs {
     pub markdown_budget: usize,
 }
 
-/// Compiles one side; diagnostics say which revision they belong to.
-fn side(g: &Global, out: &Output, root: PathBuf, label: &str) -> Option<Compilation> {
-    let c = pipeline::compile(&options(g, root));
+/// Compiles one side (only the tenants in `only`, when set); diagnostics
+/// say which revision they belong to.
+fn side(
+    g: &Global,
+    out: &Output,
+    root: &Path,
+    label: &str,
+    only: Option<&BTreeSet<String>>,
+) -> Option<Compilation> {
+    let c = pipeline::compile(&pipeline::Options {
+        keep_objects: true,
+        only: only.cloned(),
+        ..options(g, root.to_path_buf())
+    });
     if c.errors() > 0 {
         out.diagnostics(&c.diagnostics);
         eprintln!("the config at {label} has errors: nothing to compare");
         return None;
     }
     Some(c)
+}
+
+/// Compiles both revisions, with the number of tenants left out.
+///
+/// When only tenant files differ, only those tenants are compiled on each
+/// side: the others would give the same objects twice. If the collective
+/// or the objects shared between tenants then differ after all, every
+/// tenant is compiled.
+fn sides(
+    g: &Global,
+    out: &Output,
+    (base_root, base_label): (&Path, &str),
+    (head_root, head_label): (&Path, &str),
+) -> Option<(Compilation, Compilation, usize)> {
+    if let Some(only) = review::affected_tenants(base_root, head_root) {
+        let base = side(g, out, base_root, base_label, Some(&only))?;
+        let head = side(g, out, head_root, head_label, Some(&only))?;
+        if review::same_collective(&base, &head) && review::same_shared_objects(&base, &head) {
+            let ids = |root: &Path| -> BTreeSet<String> {
+                pipeline::tenant_files(root)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                    .filter(|id| g.tenants.is_empty() || g.tenants.contains(id))
+                    .collect()
+            };
+            let all: BTreeSet<String> = ids(base_root).union(&ids(head_root)).cloned().collect();
+            let unaffected = all.iter().filter(|id| !only.contains(*id)).count();
+            return Some((base, head, unaffected));
+        }
+    }
+    let base = side(g, out, base_root, base_label, None)?;
+    let head = side(g, out, head_root, head_label, None)?;
+    Some((base, head, 0))
 }
 
 pub fn diff(g: &Global, out: &Output, args: DiffArgs) -> i32 {
@@ -70,10 +115,12 @@ pub fn diff(g: &Global, out: &Output, args: DiffArgs) -> i32 {
         .head
         .clone()
         .unwrap_or_else(|| "the working tree".to_string());
-    let Some(mut base) = side(g, out, base_checkout.root.clone(), &args.base) else {
-        return exit::ERROR;
-    };
-    let Some(mut head) = side(g, out, head_root.clone(), &head_label) else {
+    let Some((mut base, mut head, unaffected)) = sides(
+        g,
+        out,
+        (&base_checkout.root, &args.base),
+        (&head_root, &head_label),
+    ) else {
         return exit::ERROR;
     };
 
@@ -128,6 +175,7 @@ pub fn diff(g: &Global, out: &Output, args: DiffArgs) -> i32 {
         objects,
         dns: review::compare_files(&base.extra_files, &head.extra_files, "dns/", ".zone"),
         backup: review::compare_files(&base.extra_files, &head.extra_files, "backup/", ".json"),
+        unaffected_tenants: unaffected,
     };
     if let Some(path) = &args.output {
         if let Err(e) = std::fs::write(path, review::render::json(&r)) {

@@ -247,6 +247,9 @@ pub(crate) fn options(g: &Global, root: PathBuf) -> Options {
         cache,
         tenants: g.tenants.clone(),
         clusters: g.clusters.clone(),
+        keep_objects: false,
+        manifests_to: None,
+        only: None,
     }
 }
 
@@ -254,8 +257,8 @@ pub(crate) fn timings(g: &Global, c: &Compilation) {
     if g.verbose {
         let t = &c.timings;
         eprintln!(
-            "tenants: {} ({} from cache); eval {:?}, check {:?}, emit {:?}, schema {:?}, graph {:?}, dns and coverage {:?}; objects: {}",
-            t.tenants, t.cached, t.eval, t.check, t.emit, t.schema, t.graph, t.outputs, c.objects.len()
+            "tenants: {} ({} from cache); tenants (evaluate, emit, validate, write) {:?}, rules {:?}, shared objects {:?}, graph {:?}, dns and coverage {:?}; objects: {}",
+            t.tenants, t.cached, t.tenants_phase, t.check, t.shared, t.graph, t.outputs, c.object_count()
         );
     }
 }

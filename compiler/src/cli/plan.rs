@@ -76,7 +76,10 @@ fn kinds(objects: &[crate::emit::DesiredObject]) -> Vec<KindRef> {
 }
 
 pub fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
-    let mut c = pipeline::compile(&options(g, args.root.clone()));
+    let mut c = pipeline::compile(&pipeline::Options {
+        keep_objects: true,
+        ..options(g, args.root.clone())
+    });
     out.diagnostics(&c.diagnostics);
     out.summary(&c);
     if c.errors() > 0 {

@@ -235,10 +235,15 @@ fn disruption_budgets(rendered: &[Value]) -> Vec<Value> {
         .collect()
 }
 
+/// Kinds the cross-tenant rules read from an app's rendered objects
+/// (replicas, volumes, resource requests): they stay in the model.
+const READ_BY_RULES: [&str; 3] = ["Deployment", "StatefulSet", "PersistentVolumeClaim"];
+
 /// Every object of one tenant.
 ///
-/// The catalog's rendered objects are moved out of `compiled` (the rules
-/// that read them have run): a tenant's objects are never held twice.
+/// The catalog's rendered objects are moved out of `compiled`, except the
+/// kinds the rules read ([`READ_BY_RULES`]), which are copied: the rules run
+/// after every tenant is emitted.
 pub fn tenant_objects(
     collective: &Collective,
     catalog: &Catalog,
@@ -273,7 +278,14 @@ pub fn tenant_objects(
         );
         objects.extend(buckets(app, catalog_app, collective, cluster));
         objects.extend(disruption_budgets(&app.objects));
+        let read_by_rules: Vec<Value> = app
+            .objects
+            .iter()
+            .filter(|o| READ_BY_RULES.iter().any(|k| o["kind"] == *k))
+            .cloned()
+            .collect();
         objects.append(&mut app.objects);
+        app.objects = read_by_rules;
         for mut value in objects {
             add_labels(&mut value, &labels);
             out.push(DesiredObject::new(

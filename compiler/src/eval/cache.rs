@@ -30,11 +30,19 @@ impl Key {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Entry {
     imports: Vec<(PathBuf, String)>,
     source_map: StoredSourceMap,
     value: serde_json::Value,
+}
+
+/// An entry as written: the value borrowed, never copied.
+#[derive(Serialize)]
+struct EntryRef<'a> {
+    imports: Vec<(PathBuf, String)>,
+    source_map: StoredSourceMap,
+    value: &'a serde_json::Value,
 }
 
 #[derive(Clone, Debug)]
@@ -98,10 +106,10 @@ impl DiskCache {
     pub fn store(&self, key: &Key, out: &Output) {
         let imports = hash_all(&out.imports);
         let Some(imports) = imports else { return };
-        let entry = Entry {
+        let entry = EntryRef {
             imports,
             source_map: out.source_map.to_stored(),
-            value: out.value.clone(),
+            value: &out.value,
         };
         let path = self.path(key);
         let Some(parent) = path.parent() else { return };

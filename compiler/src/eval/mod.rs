@@ -226,17 +226,27 @@ impl Evaluator {
         files: &[PathBuf],
         collective: &serde_json::Value,
     ) -> Vec<Result<Evaluated, Vec<Diagnostic>>> {
+        let session = self.tenant_session(collective);
+        files
+            .par_iter()
+            .map(|path| session.evaluate(path))
+            .collect()
+    }
+
+    /// What evaluating tenants against `collective` needs, computed once:
+    /// the collective as the JSON every context imports, and its hash.
+    pub fn tenant_session(&self, collective: &serde_json::Value) -> TenantSession<'_> {
         let collective_json = serde_json::to_string(collective).unwrap_or_default();
         let mut h = blake3::Hasher::new();
         h.update(collective_json.as_bytes());
         if let Some((_, local)) = &self.local_catalog {
             h.update(local.as_bytes());
         }
-        let collective_hash = h.finalize();
-        files
-            .par_iter()
-            .map(|path| self.tenant(path, &collective_json, collective_hash))
-            .collect()
+        TenantSession {
+            evaluator: self,
+            collective_hash: h.finalize(),
+            collective_json,
+        }
     }
 
     fn tenant(
@@ -301,6 +311,21 @@ impl Evaluator {
             source_map: out.source_map,
             from_cache: false,
         })
+    }
+}
+
+/// Tenants evaluated against one collective, from any worker thread.
+pub struct TenantSession<'a> {
+    evaluator: &'a Evaluator,
+    collective_json: String,
+    collective_hash: blake3::Hash,
+}
+
+impl TenantSession<'_> {
+    /// Evaluates one tenant file (or takes it from the cache).
+    pub fn evaluate(&self, path: &Path) -> Result<Evaluated, Vec<Diagnostic>> {
+        self.evaluator
+            .tenant(path, &self.collective_json, self.collective_hash)
     }
 }
 

@@ -24,30 +24,50 @@ pub fn text(g: &Graph) -> Result<String, super::Cycle> {
 }
 
 fn id(node: &Node) -> String {
-    let raw = format!(
-        "{}_{}_{}_{}",
-        node.cluster, node.namespace, node.kind, node.name
+    let mut out = String::with_capacity(
+        node.cluster.len() + node.namespace.len() + node.kind.len() + node.name.len() + 3,
     );
-    raw.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
+    for (i, part) in [&node.cluster, &node.namespace, &node.kind, &node.name]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            out.push('_');
+        }
+        out.extend(
+            part.chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }),
+        );
+    }
+    out
 }
 
-fn sorted_edges(g: &Graph) -> Vec<(&Node, &Node)> {
-    let mut edges: Vec<(&Node, &Node)> = g
+/// Nodes in order, with their ids, and edges as positions in that order,
+/// sorted: each id is built once and edges compare as integers.
+struct Sorted<'a> {
+    nodes: Vec<(&'a Node, String)>,
+    edges: Vec<(usize, usize)>,
+}
+
+fn sorted(g: &Graph) -> Sorted<'_> {
+    let mut order: Vec<petgraph::graph::NodeIndex> = g.graph.node_indices().collect();
+    order.sort_by(|a, b| g.graph[*a].cmp(&g.graph[*b]));
+    let mut rank = vec![0; g.graph.node_count()];
+    for (r, n) in order.iter().enumerate() {
+        rank[n.index()] = r;
+    }
+    let mut edges: Vec<(usize, usize)> = g
         .graph
         .edge_indices()
         .filter_map(|e| g.graph.edge_endpoints(e))
-        .map(|(a, b)| (&g.graph[a], &g.graph[b]))
+        .map(|(a, b)| (rank[a.index()], rank[b.index()]))
         .collect();
-    edges.sort();
-    edges
-}
-
-fn sorted_nodes(g: &Graph) -> Vec<&Node> {
-    let mut nodes: Vec<&Node> = g.graph.node_weights().collect();
-    nodes.sort();
-    nodes
+    edges.sort_unstable();
+    let nodes = order
+        .iter()
+        .map(|n| (&g.graph[*n], id(&g.graph[*n])))
+        .collect();
+    Sorted { nodes, edges }
 }
 
 /// Graphviz: `dot -Tsvg graph.dot > graph.svg`.
@@ -55,17 +75,17 @@ pub fn dot(g: &Graph) -> String {
     let mut out = String::from(
         "digraph jardin {\n  rankdir=LR;\n  node [shape=box, fontname=\"sans-serif\"];\n",
     );
-    for n in sorted_nodes(g) {
+    let s = sorted(g);
+    for (n, id) in &s.nodes {
         let _ = writeln!(
             out,
-            "  {} [label=\"{}\\n{}\"];",
-            id(n),
+            "  {id} [label=\"{}\\n{}\"];",
             n.kind,
             n.name.replace('"', "'")
         );
     }
-    for (a, b) in sorted_edges(g) {
-        let _ = writeln!(out, "  {} -> {};", id(a), id(b));
+    for (a, b) in &s.edges {
+        let _ = writeln!(out, "  {} -> {};", s.nodes[*a].1, s.nodes[*b].1);
     }
     out.push_str("}\n");
     out
@@ -74,17 +94,17 @@ pub fn dot(g: &Graph) -> String {
 /// Mermaid flowchart; arrows read "needs".
 pub fn mermaid(g: &Graph) -> String {
     let mut out = String::from("flowchart LR\n");
-    for n in sorted_nodes(g) {
+    let s = sorted(g);
+    for (n, id) in &s.nodes {
         let _ = writeln!(
             out,
-            "  {}[\"{}<br/>{}\"]",
-            id(n),
+            "  {id}[\"{}<br/>{}\"]",
             n.kind,
             n.name.replace('"', "'")
         );
     }
-    for (a, b) in sorted_edges(g) {
-        let _ = writeln!(out, "  {} --> {}", id(a), id(b));
+    for (a, b) in &s.edges {
+        let _ = writeln!(out, "  {} --> {}", s.nodes[*a].1, s.nodes[*b].1);
     }
     out
 }

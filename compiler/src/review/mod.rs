@@ -10,12 +10,14 @@
 
 pub mod render;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde::Serialize;
 
 use crate::diag::Diagnostic;
+use crate::pipeline::Compilation;
 
 /// A revision checked out into a temporary directory.
 pub struct Checkout {
@@ -96,6 +98,82 @@ pub fn checkout(root: &Path, rev: &str) -> Result<Checkout, Diagnostic> {
     }
     let root = dir.path().join(prefix);
     Ok(Checkout { _dir: dir, root })
+}
+
+/// Which tenants a change can affect, from the files of the two config
+/// roots: `Some(ids)` when only tenant files differ (the ids of those that
+/// differ or exist on one side), `None` when anything else that tenants
+/// read differs (the local catalog), and every tenant must be compared.
+///
+/// A tenant file that imports anything besides jardin's library is always
+/// compared: what it imports may have changed. The collective is checked
+/// after evaluation ([`same_collective`]), since `jardin.ncl` may import.
+pub fn affected_tenants(base: &Path, head: &Path) -> Option<BTreeSet<String>> {
+    if ncl_files(&base.join("catalog")) != ncl_files(&head.join("catalog")) {
+        return None;
+    }
+    let (b, h) = (
+        ncl_files(&base.join("tenants")),
+        ncl_files(&head.join("tenants")),
+    );
+    let mut affected = BTreeSet::new();
+    for id in b.keys().chain(h.keys()) {
+        let (x, y) = (b.get(id), h.get(id));
+        if x != y || [x, y].into_iter().flatten().any(|text| imports_files(text)) {
+            affected.insert(id.clone());
+        }
+    }
+    Some(affected)
+}
+
+/// The `.ncl` files of a directory, by stem, with their bytes.
+fn ncl_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return BTreeMap::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ncl"))
+        .filter_map(|p| {
+            let id = p.file_stem()?.to_string_lossy().into_owned();
+            Some((id, std::fs::read(&p).ok()?))
+        })
+        .collect()
+}
+
+/// True when a Nickel file imports something besides `jardin/…`.
+fn imports_files(text: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(text);
+    text.match_indices("import").any(|(i, _)| {
+        let rest = text[i + "import".len()..].trim_start();
+        !rest.starts_with("\"jardin/")
+    })
+}
+
+/// True when both compilations evaluated the same collective.
+pub fn same_collective(base: &Compilation, head: &Compilation) -> bool {
+    let value = |c: &Compilation| {
+        c.collective
+            .as_ref()
+            .and_then(|k| serde_json::to_value(k).ok())
+    };
+    value(base).is_some() && value(base) == value(head)
+}
+
+/// True when the objects no tenant owns (database roles, cluster-wide
+/// backups) are the same in both compilations. Each is a union (or a
+/// maximum) over tenants, so when the affected tenants give the same, the
+/// whole config gives the same too.
+pub fn same_shared_objects(base: &Compilation, head: &Compilation) -> bool {
+    let shared = |c: &Compilation| -> BTreeMap<String, serde_json::Value> {
+        c.objects
+            .iter()
+            .filter(|o| o.tenant.is_none())
+            .map(|o| (o.path(), o.value.clone()))
+            .collect()
+    };
+    shared(base) == shared(head)
 }
 
 /// A generated file (zone, coverage report) that differs between revisions.
@@ -233,6 +311,9 @@ pub struct Review {
     pub objects: crate::plan::Plan,
     pub dns: Vec<FileChange>,
     pub backup: Vec<FileChange>,
+    /// Tenants left out of the comparison: their files are the same at
+    /// both revisions and nothing they read changed.
+    pub unaffected_tenants: usize,
 }
 
 impl Review {

@@ -34,7 +34,19 @@ pub fn text(r: &Review, color: bool) -> String {
     out.push_str(&plan_render::text::render(&r.objects, color));
     file_section_text("DNS records", &r.dns, &mut out);
     file_section_text("Backup coverage", &r.backup, &mut out);
+    out.push_str(&unaffected(r));
     out
+}
+
+/// The tenants left out of the comparison, said once at the end.
+fn unaffected(r: &Review) -> String {
+    match r.unaffected_tenants {
+        0 => String::new(),
+        1 => "\n1 other tenant is unaffected: its inputs are the same at both revisions.\n".into(),
+        n => format!(
+            "\n{n} other tenants are unaffected: their inputs are the same at both revisions.\n"
+        ),
+    }
 }
 
 fn file_section_md(title: &str, files: &[FileChange], out: &mut String) {
@@ -97,6 +109,7 @@ pub fn markdown(r: &Review, budget: usize) -> String {
     }
     file_section_md("DNS records", &r.dns, &mut out);
     file_section_md("Backup coverage", &r.backup, &mut out);
+    out.push_str(&unaffected(r));
     out
 }
 
