@@ -1,7 +1,8 @@
 use clap::Parser;
 
 /// The interpreter and the JSON trees allocate small objects by the million;
-/// mimalloc spends far less time on them than the system allocator.
+/// mimalloc spends far less time on them than the system allocator (a third
+/// of a cold build went to glibc's malloc and free).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -4,6 +4,7 @@
 
 pub mod k8s;
 pub mod write;
+pub mod yaml;
 
 use serde_json::Value;
 
@@ -69,5 +70,5 @@ impl DesiredObject {
 /// Serializes an object as YAML. Keys are sorted (serde_json's map is a
 /// BTreeMap here), so the same object always gives the same bytes.
 pub fn to_yaml(value: &Value) -> String {
-    yaml_serde::to_string(value).unwrap_or_else(|e| format!("# cannot serialize: {e}\n"))
+    yaml::to_string(value)
 }
