@@ -1,6 +1,7 @@
 //! jardin compiles a hosting collective's infrastructure, written in Nickel,
 //! into Kubernetes manifests. See docs/ARCHITECTURE.md for the code map.
 
+pub mod alloc;
 pub mod backup;
 pub mod check;
 pub mod cli;

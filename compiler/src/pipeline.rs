@@ -13,7 +13,7 @@ use crate::check;
 use crate::diag::{Diagnostic, Severity};
 use crate::emit::{self, DesiredObject};
 use crate::eval::{DiskCache, Evaluated, Evaluator};
-use crate::graph::{self, Graph};
+use crate::graph::{self, Graph, Outline};
 use crate::model::{Catalog, Collective, CompiledTenant, TenantUnit};
 use crate::schema;
 use crate::source::SourceMap;
@@ -65,9 +65,9 @@ pub struct Compilation {
     /// Every object, whole, in path order: only with
     /// [`Options::keep_objects`], and empty when there are errors.
     pub objects: Vec<DesiredObject>,
-    /// Every object reduced to what the graph reads ([`graph::outline`]),
-    /// in path order; the graph's nodes point into it.
-    pub outline: Vec<DesiredObject>,
+    /// Every object reduced to what the graph reads ([`Outline`]), in
+    /// path order; the graph's nodes point into it.
+    pub outline: Vec<Outline>,
     /// Output files besides the manifests (zone files, reports), by path
     /// below the output directory.
     pub extra_files: Vec<(String, Vec<u8>)>,
@@ -231,7 +231,7 @@ pub fn compile(opts: &Options) -> Compilation {
         .collect();
     let mut coverage = backup::Coverage::default();
     let mut objects: Vec<DesiredObject> = Vec::new();
-    let mut outline: Vec<DesiredObject> = Vec::new();
+    let mut outline: Vec<Outline> = Vec::new();
     // Reported only if the rules pass: an object is often invalid because
     // of what a rule reports better (a derived name too long, say).
     let mut schema_diagnostics = Vec::new();
@@ -290,12 +290,12 @@ pub fn compile(opts: &Options) -> Compilation {
             }
         }
         out.diagnostics.extend(errors);
-        outline.extend(shared.iter().map(graph::outline));
+        outline.extend(shared.iter().map(Outline::of));
         if opts.keep_objects {
             objects.extend(shared);
             objects.par_sort_by_cached_key(DesiredObject::path);
         }
-        outline.par_sort_by_cached_key(DesiredObject::path);
+        outline.par_sort_by_cached_key(Outline::path);
         out.timings.shared = t2.elapsed();
     }
     if out.errors() == 0 {
@@ -349,7 +349,7 @@ struct CompiledUnit {
     coverage: backup::Coverage,
     /// Whole objects, only with `keep_objects`.
     objects: Vec<DesiredObject>,
-    outline: Vec<DesiredObject>,
+    outline: Vec<Outline>,
     schema_errors: Vec<Diagnostic>,
     write_error: Option<Diagnostic>,
 }
@@ -396,7 +396,7 @@ fn compile_tenant(
     } else {
         None
     };
-    let outline = objects.iter().map(graph::outline).collect();
+    let outline = objects.iter().map(Outline::of).collect();
     if !opts.keep_objects {
         objects = Vec::new();
     }
@@ -459,7 +459,7 @@ fn write_error(dir: &Path, rel: &str, e: std::io::Error) -> Diagnostic {
 fn apply_order(
     g: &Graph,
     waves: &[Vec<petgraph::graph::NodeIndex>],
-    objects: &[DesiredObject],
+    objects: &[Outline],
 ) -> Vec<(String, Vec<u8>)> {
     use std::collections::BTreeMap;
     let mut per_cluster: BTreeMap<&str, String> = BTreeMap::new();

@@ -210,24 +210,3 @@ fn collective_graph_is_pinned_and_documented() {
         "docs/GRAPH.md must embed golden/collective/graph/faire-ecole.mmd verbatim"
     );
 }
-
-/// The graph a build makes from object outlines is the graph of the whole
-/// objects: `graph::outline` keeps every field `Graph::build` reads.
-#[test]
-fn outlines_give_the_graph_of_whole_objects() {
-    use jardin::graph::{render, Graph};
-    use jardin::pipeline::{compile, Options};
-    let c = compile(&Options {
-        root: repo().join("examples/collective"),
-        keep_objects: true,
-        ..Default::default()
-    });
-    assert_eq!(c.errors(), 0, "{:?}", c.diagnostics);
-    assert_eq!(c.objects.len(), c.outline.len());
-    let whole = render::dot(&Graph::build(&c.objects));
-    assert!(
-        whole.matches(" -> ").count() > 100,
-        "too few edges:\n{whole}"
-    );
-    assert_eq!(whole, render::dot(&Graph::build(&c.outline)));
-}

@@ -236,14 +236,81 @@ fn disruption_budgets(rendered: &[Value]) -> Vec<Value> {
 }
 
 /// Kinds the cross-tenant rules read from an app's rendered objects
-/// (replicas, volumes, resource requests): they stay in the model.
+/// (replicas, volumes, resource requests): they stay in the model, reduced
+/// to the fields in [`READ_BY_RULES_FIELDS`].
 const READ_BY_RULES: [&str; 3] = ["Deployment", "StatefulSet", "PersistentVolumeClaim"];
+
+/// The fields of those objects the rules read (`check::usage`,
+/// `rwo_replicas`, `ha_single_replica`); `[]` walks every item.
+const READ_BY_RULES_FIELDS: &[&[&str]] = &[
+    &["kind"],
+    &["metadata", "name"],
+    &["spec", "replicas"],
+    &["spec", "accessModes"],
+    &["spec", "resources", "requests", "storage"],
+    &[
+        "spec",
+        "template",
+        "spec",
+        "volumes",
+        "[]",
+        "persistentVolumeClaim",
+        "claimName",
+    ],
+    &[
+        "spec",
+        "template",
+        "spec",
+        "containers",
+        "[]",
+        "resources",
+        "requests",
+    ],
+];
+
+/// Copies the value at `path` from `src` into `dst`, creating what leads
+/// to it; `[]` copies into the same positions of an array.
+fn copy_path(src: &Value, dst: &mut Value, path: &[&str]) {
+    match path.split_first() {
+        None => *dst = src.clone(),
+        Some((&"[]", rest)) => {
+            let Some(items) = src.as_array() else { return };
+            if !dst.is_array() {
+                *dst = Value::Array(vec![Value::Null; items.len()]);
+            }
+            if let Some(out) = dst.as_array_mut() {
+                for (s, d) in items.iter().zip(out.iter_mut()) {
+                    copy_path(s, d, rest);
+                }
+            }
+        }
+        Some((key, rest)) => {
+            let Some(child) = src.get(*key) else { return };
+            if !dst.is_object() {
+                *dst = Value::Object(Map::new());
+            }
+            if let Some(m) = dst.as_object_mut() {
+                copy_path(child, m.entry(key.to_string()).or_insert(Value::Null), rest);
+            }
+        }
+    }
+}
+
+/// An object reduced to what the rules read: the model keeps it for every
+/// tenant until the rules have run, so it must stay small.
+fn read_by_rules(object: &Value) -> Value {
+    let mut out = Value::Object(Map::new());
+    for path in READ_BY_RULES_FIELDS {
+        copy_path(object, &mut out, path);
+    }
+    out
+}
 
 /// Every object of one tenant.
 ///
 /// The catalog's rendered objects are moved out of `compiled`, except the
-/// kinds the rules read ([`READ_BY_RULES`]), which are copied: the rules run
-/// after every tenant is emitted.
+/// kinds the rules read ([`READ_BY_RULES`]), whose fields the rules read
+/// are copied: the rules run after every tenant is emitted.
 pub fn tenant_objects(
     collective: &Collective,
     catalog: &Catalog,
@@ -282,7 +349,7 @@ pub fn tenant_objects(
             .objects
             .iter()
             .filter(|o| READ_BY_RULES.iter().any(|k| o["kind"] == *k))
-            .cloned()
+            .map(read_by_rules)
             .collect();
         objects.append(&mut app.objects);
         app.objects = read_by_rules;

@@ -63,11 +63,12 @@ fn key(cluster: &str, namespace: &str, kind: &str, name: &str) -> Key {
 }
 
 const WORKLOADS: [&str; 3] = ["Deployment", "StatefulSet", "CronJob"];
+const COMPONENT: &str = "app.kubernetes.io/component";
 
-fn pod_spec(object: &Value) -> Option<&Value> {
+fn pod_template(object: &Value) -> Option<&Value> {
     match object["kind"].as_str()? {
-        "Deployment" | "StatefulSet" => Some(&object["spec"]["template"]["spec"]),
-        "CronJob" => Some(&object["spec"]["jobTemplate"]["spec"]["template"]["spec"]),
+        "Deployment" | "StatefulSet" => Some(&object["spec"]["template"]),
+        "CronJob" => Some(&object["spec"]["jobTemplate"]["spec"]["template"]),
         _ => None,
     }
 }
@@ -98,178 +99,127 @@ fn pod_references(spec: &Value) -> Vec<(&'static str, String)> {
     out
 }
 
-/// The fields [`Graph::build`] reads, as paths; `[]` walks every item of
-/// an array. Keep in step with `build`: a test compares the two graphs.
-const OUTLINE: &[&[&str]] = &[
-    &["kind"],
-    &["metadata", "name"],
-    &["metadata", "namespace"],
-    &[
-        "metadata",
-        "annotations",
-        "replicator.v1.mittwald.de/replicate-from",
-    ],
-    &[
-        "spec",
-        "template",
-        "metadata",
-        "labels",
-        "app.kubernetes.io/component",
-    ],
-    &[
-        "spec",
-        "template",
-        "spec",
-        "volumes",
-        "[]",
-        "persistentVolumeClaim",
-        "claimName",
-    ],
-    &[
-        "spec",
-        "template",
-        "spec",
-        "volumes",
-        "[]",
-        "configMap",
-        "name",
-    ],
-    &[
-        "spec",
-        "template",
-        "spec",
-        "volumes",
-        "[]",
-        "secret",
-        "secretName",
-    ],
-    &[
-        "spec",
-        "template",
-        "spec",
-        "containers",
-        "[]",
-        "env",
-        "[]",
-        "valueFrom",
-        "secretKeyRef",
-        "name",
-    ],
-    &[
-        "spec",
-        "jobTemplate",
-        "spec",
-        "template",
-        "metadata",
-        "labels",
-        "app.kubernetes.io/component",
-    ],
-    &[
-        "spec",
-        "jobTemplate",
-        "spec",
-        "template",
-        "spec",
-        "volumes",
-        "[]",
-        "persistentVolumeClaim",
-        "claimName",
-    ],
-    &[
-        "spec",
-        "jobTemplate",
-        "spec",
-        "template",
-        "spec",
-        "volumes",
-        "[]",
-        "configMap",
-        "name",
-    ],
-    &[
-        "spec",
-        "jobTemplate",
-        "spec",
-        "template",
-        "spec",
-        "volumes",
-        "[]",
-        "secret",
-        "secretName",
-    ],
-    &[
-        "spec",
-        "jobTemplate",
-        "spec",
-        "template",
-        "spec",
-        "containers",
-        "[]",
-        "env",
-        "[]",
-        "valueFrom",
-        "secretKeyRef",
-        "name",
-    ],
-    &["spec", "cluster", "name"],
-    &["spec", "managed", "roles", "[]", "passwordSecret", "name"],
-    &["spec", "bucketClaimName"],
-    &["spec", "credentialsSecretName"],
-    &["spec", "selector", "app.kubernetes.io/component"],
-    &[
-        "spec",
-        "selector",
-        "matchLabels",
-        "app.kubernetes.io/component",
-    ],
-    &[
-        "spec", "rules", "[]", "http", "paths", "[]", "backend", "service", "name",
-    ],
-    &["spec", "tls", "[]", "secretName"],
-    &["spec", "tls", "[]", "hosts"],
-];
-
-fn copy_path(src: &Value, dst: &mut Value, path: &[&str]) {
-    match path.split_first() {
-        None => *dst = src.clone(),
-        Some((&"[]", rest)) => {
-            let Some(items) = src.as_array() else { return };
-            if !dst.is_array() {
-                *dst = Value::Array(vec![Value::Null; items.len()]);
-            }
-            if let Some(out) = dst.as_array_mut() {
-                for (s, d) in items.iter().zip(out.iter_mut()) {
-                    copy_path(s, d, rest);
-                }
-            }
-        }
-        Some((key, rest)) => {
-            let Some(child) = src.get(*key) else { return };
-            if !dst.is_object() {
-                *dst = Value::Object(serde_json::Map::new());
-            }
-            if let Some(m) = dst.as_object_mut() {
-                let d = m.entry(key.to_string()).or_insert(Value::Null);
-                copy_path(child, d, rest);
-            }
-        }
-    }
+fn str_at(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_string)
 }
 
-/// An object reduced to what the graph reads (identity, labels that select
-/// it, names it refers to): a few hundred bytes instead of the whole
-/// object, so the graph of 10,000 tenants is built without holding their
-/// manifests.
-pub fn outline(object: &DesiredObject) -> DesiredObject {
-    let mut value = Value::Object(serde_json::Map::new());
-    for path in OUTLINE {
-        copy_path(&object.value, &mut value, path);
+/// An object reduced to what the graph needs: its identity, the label
+/// that selects it or that it selects, and the names it refers to. A few
+/// strings instead of the whole object, so that the graph of 10,000
+/// tenants is built without holding their manifests.
+#[derive(Clone, Debug, Default)]
+pub struct Outline {
+    pub cluster: String,
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+    pub tenant: Option<String>,
+    pub instance: Option<String>,
+    /// Workloads: their pods' component label.
+    component: Option<String>,
+    /// Services and disruption budgets: the component they select.
+    selects: Option<String>,
+    /// Objects of the same namespace this one needs: (kind, name). A
+    /// workload's secrets go through the bucket credentials first.
+    refs: Vec<(&'static str, String)>,
+    /// A Secret copied from another namespace: (namespace, name).
+    replicated_from: Option<(String, String)>,
+    /// A BucketAccess: the Secret its credentials are written to.
+    credentials: Option<String>,
+    /// An Ingress: its TLS secrets with their hosts.
+    tls: Vec<(String, Vec<String>)>,
+}
+
+impl Outline {
+    pub fn of(object: &DesiredObject) -> Outline {
+        let v = &object.value;
+        let kind = object.kind();
+        let mut o = Outline {
+            cluster: object.cluster.clone(),
+            namespace: object.namespace().unwrap_or("").to_string(),
+            kind: kind.to_string(),
+            name: object.name().to_string(),
+            tenant: object.tenant.clone(),
+            instance: object.instance.clone(),
+            ..Outline::default()
+        };
+        match kind {
+            k if WORKLOADS.contains(&k) => {
+                if let Some(t) = pod_template(v) {
+                    o.component = str_at(&t["metadata"]["labels"][COMPONENT]);
+                    o.refs = pod_references(&t["spec"]);
+                }
+            }
+            "Secret" => {
+                o.replicated_from = v["metadata"]["annotations"]
+                    ["replicator.v1.mittwald.de/replicate-from"]
+                    .as_str()
+                    .and_then(|f| f.split_once('/'))
+                    .map(|(ns, name)| (ns.to_string(), name.to_string()));
+            }
+            "Database" | "ScheduledBackup" => {
+                o.refs
+                    .extend(str_at(&v["spec"]["cluster"]["name"]).map(|c| ("Cluster", c)));
+            }
+            "Cluster" => {
+                for role in v["spec"]["managed"]["roles"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    o.refs
+                        .extend(str_at(&role["passwordSecret"]["name"]).map(|s| ("Secret", s)));
+                }
+            }
+            "BucketAccess" => {
+                o.refs
+                    .extend(str_at(&v["spec"]["bucketClaimName"]).map(|c| ("BucketClaim", c)));
+                o.credentials = str_at(&v["spec"]["credentialsSecretName"]);
+            }
+            "Service" => o.selects = str_at(&v["spec"]["selector"][COMPONENT]),
+            "PodDisruptionBudget" => {
+                o.selects = str_at(&v["spec"]["selector"]["matchLabels"][COMPONENT]);
+            }
+            "Ingress" => {
+                for rule in v["spec"]["rules"].as_array().into_iter().flatten() {
+                    for p in rule["http"]["paths"].as_array().into_iter().flatten() {
+                        o.refs.extend(
+                            str_at(&p["backend"]["service"]["name"]).map(|s| ("Service", s)),
+                        );
+                    }
+                }
+                for tls in v["spec"]["tls"].as_array().into_iter().flatten() {
+                    let Some(secret) = str_at(&tls["secretName"]) else {
+                        continue;
+                    };
+                    let hosts = tls["hosts"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(str_at)
+                        .collect();
+                    o.tls.push((secret, hosts));
+                }
+            }
+            _ => {}
+        }
+        o
     }
-    DesiredObject {
-        cluster: object.cluster.clone(),
-        tenant: object.tenant.clone(),
-        instance: object.instance.clone(),
-        value,
+
+    /// `k8s/<cluster>/<namespace or _cluster>/<kind>-<name>.yaml`, as
+    /// [`DesiredObject::path`].
+    pub fn path(&self) -> String {
+        let ns = if self.namespace.is_empty() {
+            "_cluster"
+        } else {
+            &self.namespace
+        };
+        format!(
+            "k8s/{}/{ns}/{}-{}.yaml",
+            self.cluster,
+            self.kind.to_lowercase(),
+            self.name
+        )
     }
 }
 
@@ -303,221 +253,120 @@ impl Graph {
         }
     }
 
-    /// Builds the graph of a desired state.
-    pub fn build(objects: &[DesiredObject]) -> Graph {
+    /// Builds the graph of a desired state, from its objects' outlines.
+    pub fn build(objects: &[Outline]) -> Graph {
         let mut g = Graph {
-            graph: DiGraph::new(),
+            graph: DiGraph::with_capacity(objects.len() * 5 / 4, objects.len() * 2),
             index: HashMap::with_capacity(objects.len() * 2),
         };
-        // Index 1: every object by identity.
-        for (i, o) in objects.iter().enumerate() {
-            g.add(Node {
-                cluster: o.cluster.clone(),
-                namespace: o.namespace().unwrap_or("").to_string(),
-                kind: o.kind().to_string(),
-                name: o.name().to_string(),
-                tenant: o.tenant.clone(),
-                instance: o.instance.clone(),
-                object: Some(i),
-            });
-        }
+        // Index 1: every object by identity; `me[i]` is object i's node.
+        let me: Vec<NodeIndex> = objects
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                g.add(Node {
+                    cluster: o.cluster.clone(),
+                    namespace: o.namespace.clone(),
+                    kind: o.kind.clone(),
+                    name: o.name.clone(),
+                    tenant: o.tenant.clone(),
+                    instance: o.instance.clone(),
+                    object: Some(i),
+                })
+            })
+            .collect();
         // Index 2: workloads by (cluster, namespace, component label), for
         // services and disruption budgets that select them.
-        let mut by_component: HashMap<(String, String, String), Vec<NodeIndex>> = HashMap::new();
+        let mut by_component: HashMap<(&str, &str, &str), Vec<NodeIndex>> = HashMap::new();
         // Index 3: bucket credentials secrets → their BucketAccess.
-        let mut credentials: HashMap<(String, String, String), NodeIndex> = HashMap::new();
+        let mut credentials: HashMap<(&str, &str, &str), NodeIndex> = HashMap::new();
         // Index 4: volume claims by namespace, for the backups protecting them.
-        let mut claims: HashMap<(String, String), Vec<NodeIndex>> = HashMap::new();
-        for o in objects {
-            let ns = o.namespace().unwrap_or("");
-            let Some(me) = g.find(&o.cluster, ns, o.kind(), o.name()) else {
-                continue;
-            };
-            if WORKLOADS.contains(&o.kind()) {
-                let labels = match o.kind() {
-                    "CronJob" => {
-                        &o.value["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
-                    }
-                    _ => &o.value["spec"]["template"]["metadata"]["labels"],
-                };
-                if let Some(c) = labels["app.kubernetes.io/component"].as_str() {
-                    by_component
-                        .entry((o.cluster.clone(), ns.to_string(), c.to_string()))
-                        .or_default()
-                        .push(me);
-                }
+        let mut claims: HashMap<(&str, &str), Vec<NodeIndex>> = HashMap::new();
+        // Index 5: databases by (cluster, name): a workload needs the
+        // database named after its namespace.
+        let mut databases: HashMap<(&str, &str), NodeIndex> = HashMap::new();
+        for (o, &me) in objects.iter().zip(&me) {
+            let (c, ns) = (o.cluster.as_str(), o.namespace.as_str());
+            if let Some(comp) = &o.component {
+                by_component.entry((c, ns, comp)).or_default().push(me);
             }
-            if o.kind() == "PersistentVolumeClaim" {
-                claims
-                    .entry((o.cluster.clone(), ns.to_string()))
-                    .or_default()
-                    .push(me);
-            }
-            if o.kind() == "BucketAccess" {
-                if let Some(s) = o.value["spec"]["credentialsSecretName"].as_str() {
-                    credentials.insert((o.cluster.clone(), ns.to_string(), s.to_string()), me);
+            match o.kind.as_str() {
+                "PersistentVolumeClaim" => claims.entry((c, ns)).or_default().push(me),
+                "Database" => {
+                    databases.insert((c, &o.name), me);
                 }
+                _ => {}
+            }
+            if let Some(s) = &o.credentials {
+                credentials.insert((c, ns, s), me);
             }
         }
-        for o in objects {
-            let (c, ns) = (o.cluster.as_str(), o.namespace().unwrap_or(""));
-            let Some(me) = g.find(c, ns, o.kind(), o.name()) else {
-                continue;
-            };
-            let v = &o.value;
+        for (o, &me) in objects.iter().zip(&me) {
+            let (c, ns) = (o.cluster.as_str(), o.namespace.as_str());
             // Everything namespaced needs its namespace (when jardin owns it).
             if !ns.is_empty() {
                 let n = g.find(c, "", "Namespace", ns);
                 g.need(me, n);
             }
-            match o.kind() {
-                k if WORKLOADS.contains(&k) => {
-                    if let Some(spec) = pod_spec(v) {
-                        for (kind, name) in pod_references(spec) {
-                            let target = if kind == "Secret" {
-                                credentials
-                                    .get(&(c.to_string(), ns.to_string(), name.clone()))
-                                    .copied()
-                            } else {
-                                None
-                            }
-                            .or_else(|| g.find(c, ns, kind, &name));
-                            g.need(me, target);
-                        }
-                    }
-                }
-                "Secret" => {
-                    if let Some(from) = v["metadata"]["annotations"]
-                        ["replicator.v1.mittwald.de/replicate-from"]
-                        .as_str()
-                    {
-                        if let Some((sns, sname)) = from.split_once('/') {
-                            let t = g.find(c, sns, "Secret", sname);
-                            g.need(me, t);
-                        }
-                    }
-                }
-                "Database" => {
-                    if let Some(cluster_name) = v["spec"]["cluster"]["name"].as_str() {
-                        let t = g.find(c, ns, "Cluster", cluster_name);
-                        g.need(me, t);
-                    }
-                }
-                "Cluster" => {
-                    for role in v["spec"]["managed"]["roles"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                    {
-                        if let Some(s) = role["passwordSecret"]["name"].as_str() {
-                            let t = g.find(c, ns, "Secret", s);
-                            g.need(me, t);
-                        }
-                    }
-                }
-                "BucketAccess" => {
-                    if let Some(claim) = v["spec"]["bucketClaimName"].as_str() {
-                        let t = g.find(c, ns, "BucketClaim", claim);
-                        g.need(me, t);
-                    }
-                }
-                "Service" | "PodDisruptionBudget" => {
-                    let selector = if o.kind() == "Service" {
-                        &v["spec"]["selector"]
-                    } else {
-                        &v["spec"]["selector"]["matchLabels"]
-                    };
-                    if let Some(comp) = selector["app.kubernetes.io/component"].as_str() {
-                        let targets = by_component
-                            .get(&(c.to_string(), ns.to_string(), comp.to_string()))
-                            .cloned()
-                            .unwrap_or_default();
-                        for t in targets {
-                            g.need(me, Some(t));
-                        }
-                    }
-                }
-                "Ingress" => {
-                    for rule in v["spec"]["rules"].as_array().into_iter().flatten() {
-                        for p in rule["http"]["paths"].as_array().into_iter().flatten() {
-                            if let Some(s) = p["backend"]["service"]["name"].as_str() {
-                                let t = g.find(c, ns, "Service", s);
-                                g.need(me, t);
-                            }
-                        }
-                    }
-                    for tls in v["spec"]["tls"].as_array().into_iter().flatten() {
-                        let Some(secret) = tls["secretName"].as_str() else {
-                            continue;
-                        };
-                        // cert-manager creates this Certificate from the ingress.
-                        let cert = g.add(Node {
-                            cluster: c.to_string(),
-                            namespace: ns.to_string(),
-                            kind: "Certificate".into(),
-                            name: secret.to_string(),
-                            tenant: o.tenant.clone(),
-                            instance: o.instance.clone(),
-                            object: None,
-                        });
-                        g.need(me, Some(cert));
-                        for host in tls["hosts"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(Value::as_str)
-                        {
-                            // The ACME challenge needs the name to resolve.
-                            let dns = g.add(Node {
-                                cluster: c.to_string(),
-                                namespace: String::new(),
-                                kind: "DNSName".into(),
-                                name: host.to_string(),
-                                tenant: o.tenant.clone(),
-                                instance: o.instance.clone(),
-                                object: None,
-                            });
-                            g.need(cert, Some(dns));
-                        }
-                    }
-                }
-                "Schedule" => {
-                    // A volume backup protects the claims of its namespace.
-                    let protected = claims
-                        .get(&(c.to_string(), ns.to_string()))
-                        .cloned()
-                        .unwrap_or_default();
-                    for t in protected {
-                        g.need(me, Some(t));
-                    }
-                }
-                "ScheduledBackup" => {
-                    if let Some(cluster_name) = v["spec"]["cluster"]["name"].as_str() {
-                        let t = g.find(c, ns, "Cluster", cluster_name);
-                        g.need(me, t);
-                    }
-                }
-                _ => {}
+            let workload = WORKLOADS.contains(&o.kind.as_str());
+            for (kind, name) in &o.refs {
+                let via_credentials = if workload && *kind == "Secret" {
+                    credentials.get(&(c, ns, name.as_str())).copied()
+                } else {
+                    None
+                };
+                let target = via_credentials.or_else(|| g.find(c, ns, kind, name));
+                g.need(me, target);
             }
-        }
-        // Workloads need the database of their app (named after their namespace).
-        let mut databases: HashMap<(String, String), NodeIndex> = HashMap::new();
-        for o in objects.iter().filter(|o| o.kind() == "Database") {
-            if let Some(i) = g.find(
-                &o.cluster,
-                o.namespace().unwrap_or(""),
-                "Database",
-                o.name(),
-            ) {
-                databases.insert((o.cluster.clone(), o.name().to_string()), i);
+            if let Some((sns, sname)) = &o.replicated_from {
+                let t = g.find(c, sns, "Secret", sname);
+                g.need(me, t);
             }
-        }
-        for o in objects.iter().filter(|o| WORKLOADS.contains(&o.kind())) {
-            let ns = o.namespace().unwrap_or("");
-            let me = g.find(&o.cluster, ns, o.kind(), o.name());
-            if let (Some(me), Some(db)) = (me, databases.get(&(o.cluster.clone(), ns.to_string())))
-            {
-                g.need(me, Some(*db));
+            if let Some(comp) = &o.selects {
+                for t in by_component
+                    .get(&(c, ns, comp.as_str()))
+                    .into_iter()
+                    .flatten()
+                {
+                    g.need(me, Some(*t));
+                }
+            }
+            for (secret, hosts) in &o.tls {
+                // cert-manager creates this Certificate from the ingress.
+                let cert = g.add(Node {
+                    cluster: c.to_string(),
+                    namespace: ns.to_string(),
+                    kind: "Certificate".into(),
+                    name: secret.clone(),
+                    tenant: o.tenant.clone(),
+                    instance: o.instance.clone(),
+                    object: None,
+                });
+                g.need(me, Some(cert));
+                for host in hosts {
+                    // The ACME challenge needs the name to resolve.
+                    let dns = g.add(Node {
+                        cluster: c.to_string(),
+                        namespace: String::new(),
+                        kind: "DNSName".into(),
+                        name: host.clone(),
+                        tenant: o.tenant.clone(),
+                        instance: o.instance.clone(),
+                        object: None,
+                    });
+                    g.need(cert, Some(dns));
+                }
+            }
+            if o.kind == "Schedule" {
+                // A volume backup protects the claims of its namespace.
+                for t in claims.get(&(c, ns)).into_iter().flatten() {
+                    g.need(me, Some(*t));
+                }
+            }
+            if workload {
+                if let Some(db) = databases.get(&(c, ns)) {
+                    g.need(me, Some(*db));
+                }
             }
         }
         g
@@ -638,6 +487,95 @@ impl Graph {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn object(value: serde_json::Value) -> Outline {
+        Outline::of(&DesiredObject::new(
+            "c",
+            Some("t".into()),
+            Some("a".into()),
+            value,
+        ))
+    }
+
+    /// Every kind of link the outline carries ends up as an edge.
+    #[test]
+    fn outlines_link_what_objects_need() {
+        use serde_json::json;
+        let m = |kind: &str, name: &str| json!({"kind": kind, "metadata": {"name": name, "namespace": "ns"}});
+        let mut deployment = m("Deployment", "web");
+        deployment["spec"] = json!({"template": {
+            "metadata": {"labels": {"app.kubernetes.io/component": "web"}},
+            "spec": {
+                "volumes": [{"persistentVolumeClaim": {"claimName": "data"}}, {"configMap": {"name": "conf"}}],
+                "containers": [{"env": [{"valueFrom": {"secretKeyRef": {"name": "bucket-files"}}}]}],
+            },
+        }});
+        let mut service = m("Service", "web");
+        service["spec"] = json!({"selector": {"app.kubernetes.io/component": "web"}});
+        let mut ingress = m("Ingress", "web");
+        ingress["spec"] = json!({
+            "rules": [{"http": {"paths": [{"backend": {"service": {"name": "web"}}}]}}],
+            "tls": [{"secretName": "web-tls", "hosts": ["a.example.org"]}],
+        });
+        let mut access = m("BucketAccess", "files");
+        access["spec"] =
+            json!({"bucketClaimName": "files", "credentialsSecretName": "bucket-files"});
+        let mut db = m("Database", "ns");
+        db["spec"] = json!({"cluster": {"name": "pg"}});
+        let mut copy = m("Secret", "db");
+        copy["metadata"]["annotations"] =
+            json!({"replicator.v1.mittwald.de/replicate-from": "ns/source"});
+        let objects: Vec<Outline> = [
+            json!({"kind": "Namespace", "metadata": {"name": "ns"}}),
+            deployment,
+            service,
+            ingress,
+            access,
+            db,
+            copy,
+            m("PersistentVolumeClaim", "data"),
+            m("ConfigMap", "conf"),
+            m("BucketClaim", "files"),
+            m("Cluster", "pg"),
+            m("Secret", "source"),
+            m("Schedule", "backup"),
+        ]
+        .into_iter()
+        .map(object)
+        .collect();
+        let g = Graph::build(&objects);
+        let mut edges: Vec<String> = g
+            .graph
+            .edge_indices()
+            .filter_map(|e| g.graph.edge_endpoints(e))
+            .filter(|(_, b)| g.graph[*b].kind != "Namespace")
+            .map(|(a, b)| format!("{} -> {}", g.graph[a].label(), g.graph[b].label()))
+            .collect();
+        edges.sort();
+        assert_eq!(
+            edges,
+            [
+                "BucketAccess/ns/files -> BucketClaim/ns/files",
+                "Certificate/ns/web-tls -> DNSName/a.example.org",
+                "Database/ns/ns -> Cluster/ns/pg",
+                "Deployment/ns/web -> BucketAccess/ns/files",
+                "Deployment/ns/web -> ConfigMap/ns/conf",
+                "Deployment/ns/web -> Database/ns/ns",
+                "Deployment/ns/web -> PersistentVolumeClaim/ns/data",
+                "Ingress/ns/web -> Certificate/ns/web-tls",
+                "Ingress/ns/web -> Service/ns/web",
+                "Schedule/ns/backup -> PersistentVolumeClaim/ns/data",
+                "Secret/ns/db -> Secret/ns/source",
+                "Service/ns/web -> Deployment/ns/web",
+            ]
+        );
+        // Every namespaced object needs its namespace.
+        let ns = g.find("c", "", "Namespace", "ns").unwrap();
+        assert_eq!(
+            g.graph.neighbors_directed(ns, Direction::Incoming).count(),
+            12
+        );
+    }
 
     fn node(kind: &str, name: &str) -> Node {
         Node {
