@@ -299,38 +299,39 @@ pub fn compile(opts: &Options) -> Compilation {
         out.timings.shared = t2.elapsed();
     }
     if out.errors() == 0 {
-        let t4 = Instant::now();
         out.objects = objects;
         out.outline = outline;
-        let g = Graph::build(&out.outline);
-        match g.waves() {
-            Ok(waves) => out
-                .extra_files
-                .extend(apply_order(&g, &waves, &out.outline)),
-            Err(cycle) => out.diagnostics.push(cycle_diagnostic(&cycle, &out.tenants)),
+        // The graph and the zones both need every tenant, not each other.
+        let (graph, zones) = rayon::join(
+            || graph_outputs(&out.outline, &out.tenants),
+            || {
+                let t = Instant::now();
+                let zones =
+                    crate::dns::build(&collective, &collective_eval.source_map, &out.tenants);
+                (zones, t.elapsed())
+            },
+        );
+        let (g, result, graph_time) = graph;
+        match result {
+            Ok(files) => out.extra_files.extend(files),
+            Err(cycle) => out.diagnostics.push(cycle),
         }
-        out.extra_files
-            .push(("graph.dot".to_string(), graph::render::dot(&g).into_bytes()));
         out.graph = Some(g);
-        out.timings.graph = t4.elapsed();
+        out.timings.graph = graph_time;
+        let ((diags, files), zones_time) = zones;
+        if out.errors() == 0 {
+            out.diagnostics.extend(diags);
+            if out.errors() == 0 {
+                out.extra_files.extend(files);
+            }
+        }
+        out.timings.outputs = zones_time;
     }
-    // Further outputs and their rules (DNS zones, backup coverage) go here,
-    // each from its own module.
-    let t5 = Instant::now();
     let report = backup::report::build(&collective, &coverage);
     out.extra_files.push((
         backup::report::PATH.to_string(),
         backup::report::to_json(&report),
     ));
-    if out.errors() == 0 {
-        let (diags, files) =
-            crate::dns::build(&collective, &collective_eval.source_map, &out.tenants);
-        out.diagnostics.extend(diags);
-        if out.errors() == 0 {
-            out.extra_files.extend(files);
-        }
-    }
-    out.timings.outputs = t5.elapsed();
     out.collective = Some(collective);
     crate::diag::sort(&mut out.diagnostics);
     out
@@ -454,13 +455,38 @@ fn write_error(dir: &Path, rel: &str, e: std::io::Error) -> Diagnostic {
     .with_help("the previous output, if any, is left as it was")
 }
 
+/// Output files by path below the output directory.
+type Files = Vec<(String, Vec<u8>)>;
+
+/// The graph of the objects, with `apply-order.txt` per cluster and
+/// `graph.dot`, or the cycle that prevents an order; and the time taken.
+fn graph_outputs(
+    outline: &[Outline],
+    tenants: &[TenantUnit],
+) -> (Graph, Result<Files, Diagnostic>, Duration) {
+    let t = Instant::now();
+    let g = Graph::build(outline);
+    let result = match g.waves() {
+        Ok(waves) => {
+            let (mut files, dot) = rayon::join(
+                || apply_order(&g, &waves, outline),
+                || graph::render::dot(&g),
+            );
+            files.push(("graph.dot".to_string(), dot.into_bytes()));
+            Ok(files)
+        }
+        Err(cycle) => Err(cycle_diagnostic(&cycle, tenants)),
+    };
+    (g, result, t.elapsed())
+}
+
 /// `k8s/<cluster>/apply-order.txt`: every manifest with its apply wave, in
 /// order. Teardown is the same list read from the end.
 fn apply_order(
     g: &Graph,
     waves: &[Vec<petgraph::graph::NodeIndex>],
     objects: &[Outline],
-) -> Vec<(String, Vec<u8>)> {
+) -> Files {
     use std::collections::BTreeMap;
     let mut per_cluster: BTreeMap<&str, String> = BTreeMap::new();
     for (i, wave) in waves.iter().enumerate() {

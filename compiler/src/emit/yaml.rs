@@ -106,17 +106,34 @@ fn leaf(v: &Value, out: &mut String) -> Option<()> {
     Some(())
 }
 
-/// Words YAML reads as booleans or null in some schema.
-const KEYWORDS: [&str; 9] = ["true", "false", "null", "yes", "no", "on", "off", "y", "n"];
+/// Words YAML reads as booleans, null or special floats in some schema.
+const KEYWORDS: [&str; 12] = [
+    "true", "false", "null", "yes", "no", "on", "off", "y", "n", "inf", "nan", "infinity",
+];
 
-/// True for a string YAML can only read back as that string: it starts with
-/// a letter (so it is no number), holds no space, indicator or quote, and
-/// is not a keyword.
+/// True for a string YAML can only read back as that string, written plain:
+/// - made of letters, digits and `.-_/:@`, starting with a letter or digit;
+/// - a `:` is never last (`a:` would be a key);
+/// - starting with a letter: not a keyword (so no boolean or null);
+/// - starting with a digit: no `:` (sexagesimal numbers), and a letter no
+///   number can hold (`512Mi`, `100m`; not `0x1F`, `1e3`).
 fn plain_beyond_doubt(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'))
-        && !KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(s))
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    let allowed =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | ':' | '@');
+    if !s.chars().all(allowed) || s.ends_with(':') {
+        return false;
+    }
+    if first.is_ascii_alphabetic() {
+        return !KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(s));
+    }
+    first.is_ascii_digit()
+        && !s.contains(':')
+        && s.chars().any(|c| {
+            c.is_ascii_alphabetic() && !c.is_ascii_hexdigit() && !matches!(c, 'x' | 'X' | 'o' | 'O')
+        })
 }
 
 /// How a string is written: as it is when plain beyond doubt, else as
@@ -164,6 +181,29 @@ mod tests {
                 "items": [{}, [], "x", 3, null, true, {"a": {"b": [{"c": []}]}}],
             },
         }));
+    }
+
+    /// Thousands of short strings over the characters that decide how YAML
+    /// reads a scalar (digits, number and keyword letters, indicators).
+    #[test]
+    fn generated_strings_match_yaml_serde() {
+        let alphabet: Vec<char> = "0123456789abefilnorstuxyEFINOTXY.-_/:@ #+~'\""
+            .chars()
+            .collect();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let len = 1 + (next() % 7) as usize;
+            let s: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            same(&json!({ "k": s }));
+        }
     }
 
     #[test]
@@ -240,6 +280,50 @@ mod tests {
             "sh -c 'eval \"$X\"'",
             "a\tb",
             "line\nline",
+            "2Gi",
+            "0x1F",
+            "0X1f",
+            "5d",
+            "1e3",
+            "1E3",
+            "0o17",
+            "0b1",
+            "1_000",
+            "1.0",
+            "1.0.0",
+            "31.0.9-fpm",
+            "1:20",
+            "190:20:30",
+            "2001-12-14",
+            "2001-12-14t21:59:43.10-05:00",
+            "a:b",
+            "a::b",
+            "a:",
+            "img:1.0",
+            "https://a.example.org/x",
+            "bureau@x.org",
+            "@x",
+            "x@",
+            "inf",
+            "Inf",
+            "nan",
+            "NaN",
+            "infinity",
+            "Infinity",
+            "-inf",
+            "+.inf",
+            "1g",
+            "10Gi",
+            "0755",
+            "00",
+            "1-2",
+            "1/2",
+            "1.5Gi",
+            "3h",
+            "3m",
+            "2s",
+            "1y",
+            "1n",
             "trailing\n",
             "100m",
             "512Mi",
