@@ -53,6 +53,42 @@ fn a_broken_tenant_fails_and_leaves_the_output_untouched() {
     assert_eq!(beside.len(), 3, "{beside:?}");
 }
 
+/// Tenants write their manifests while the build runs; a rule that fails
+/// afterwards (two tenants claim one host) must still publish nothing.
+#[test]
+fn a_rule_failing_after_tenants_were_written_publishes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    copy_dir_except(&repo().join("examples/collective"), &root, &|name| {
+        name.starts_with("live")
+    });
+    let out = tmp.path().join("out");
+    let (r, o) = (root.to_str().unwrap(), out.to_str().unwrap());
+    let (code, _, err) = jardin(&["--no-cache", "build", r, "-o", o]);
+    assert_eq!(code, 0, "{err}");
+    let deployment = out.join("k8s/ada-lovelace/le-zinc-pad/deployment-hedgedoc.yaml");
+    let before = std::fs::read_to_string(&deployment).unwrap();
+
+    let tenant = root.join("tenants/le-zinc.ncl");
+    let text = std::fs::read_to_string(&tenant).unwrap();
+    std::fs::write(
+        &tenant,
+        text.replace("host = \"pad.lezinc.org\"", "host = \"pad.faire-ecole.org\""),
+    )
+    .unwrap();
+    let (code, _, err) = jardin(&["--color", "never", "--no-cache", "build", r, "-o", o]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("J0210"), "{err}");
+    assert!(err.contains("nothing written"), "{err}");
+    assert_eq!(std::fs::read_to_string(&deployment).unwrap(), before);
+    let beside: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(beside.len(), 2, "{beside:?}");
+}
+
 #[test]
 fn an_unchanged_build_is_up_to_date_and_a_change_rebuilds() {
     let tmp = tempfile::tempdir().unwrap();
