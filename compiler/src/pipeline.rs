@@ -171,19 +171,25 @@ pub fn compile(opts: &Options) -> Compilation {
     };
     let t0 = Instant::now();
     let evaluator = Evaluator::new(&root, opts.cache.as_ref().map(DiskCache::new));
-    // The embedded catalog, or with the root's own `catalog/` apps.
-    let catalog = if evaluator.has_local_catalog() {
-        evaluator.root_catalog().and_then(|v| {
-            serde_json::from_value(v).map_err(|e| {
-                vec![Diagnostic::error(
-                    "J0007",
-                    format!("the catalog does not match jardin's model: {e}"),
-                )]
-            })
-        })
-    } else {
-        catalog().cloned()
-    };
+    // The catalog (embedded, or with the root's own `catalog/` apps) and the
+    // collective are evaluated at the same time: each loads the stdlib.
+    let (catalog, collective_eval) = rayon::join(
+        || {
+            if evaluator.has_local_catalog() {
+                evaluator.root_catalog().and_then(|v| {
+                    serde_json::from_value(v).map_err(|e| {
+                        vec![Diagnostic::error(
+                            "J0007",
+                            format!("the catalog does not match jardin's model: {e}"),
+                        )]
+                    })
+                })
+            } else {
+                catalog().cloned()
+            }
+        },
+        || evaluator.collective(),
+    );
     match catalog {
         Ok(c) => out.catalog = c,
         Err(d) => {
@@ -191,7 +197,7 @@ pub fn compile(opts: &Options) -> Compilation {
             return out;
         }
     }
-    let collective_eval = match evaluator.collective() {
+    let collective_eval = match collective_eval {
         Ok(c) => c,
         Err(d) => {
             out.diagnostics = d;
