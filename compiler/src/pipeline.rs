@@ -488,11 +488,7 @@ fn graph_outputs(
 
 /// `k8s/<cluster>/apply-order.txt`: every manifest with its apply wave, in
 /// order. Teardown is the same list read from the end.
-fn apply_order(
-    g: &Graph,
-    waves: &[Vec<petgraph::graph::NodeIndex>],
-    objects: &[Outline],
-) -> Files {
+fn apply_order(g: &Graph, waves: &[Vec<petgraph::graph::NodeIndex>], objects: &[Outline]) -> Files {
     use std::collections::BTreeMap;
     let mut per_cluster: BTreeMap<&str, String> = BTreeMap::new();
     for (i, wave) in waves.iter().enumerate() {

@@ -73,7 +73,10 @@ fn a_rule_failing_after_tenants_were_written_publishes_nothing() {
     let text = std::fs::read_to_string(&tenant).unwrap();
     std::fs::write(
         &tenant,
-        text.replace("host = \"pad.lezinc.org\"", "host = \"pad.faire-ecole.org\""),
+        text.replace(
+            "host = \"pad.lezinc.org\"",
+            "host = \"pad.faire-ecole.org\"",
+        ),
     )
     .unwrap();
     let (code, _, err) = jardin(&["--color", "never", "--no-cache", "build", r, "-o", o]);

@@ -48,6 +48,9 @@ type Key = u64;
 pub struct Graph {
     pub graph: DiGraph<Node, ()>,
     index: HashMap<Key, Vec<NodeIndex>>,
+    /// Each node's position among all nodes sorted, computed once: waves
+    /// and renderings list nodes in that order.
+    rank: std::sync::OnceLock<Vec<u32>>,
 }
 
 /// A dependency cycle, in order: each node needs the next, the last needs
@@ -258,6 +261,7 @@ impl Graph {
         let mut g = Graph {
             graph: DiGraph::with_capacity(objects.len() * 5 / 4, objects.len() * 2),
             index: HashMap::with_capacity(objects.len() * 2),
+            rank: std::sync::OnceLock::new(),
         };
         // Index 1: every object by identity; `me[i]` is object i's node.
         let me: Vec<NodeIndex> = objects
@@ -372,6 +376,22 @@ impl Graph {
         g
     }
 
+    /// Each node's position when all nodes are sorted (by cluster,
+    /// namespace, kind, name): sorting 700,000 nodes by their strings once,
+    /// in parallel, instead of once per use.
+    pub fn rank(&self) -> &[u32] {
+        self.rank.get_or_init(|| {
+            use rayon::prelude::*;
+            let mut order: Vec<NodeIndex> = self.graph.node_indices().collect();
+            order.par_sort_unstable_by(|a, b| self.graph[*a].cmp(&self.graph[*b]));
+            let mut rank = vec![0; order.len()];
+            for (r, n) in order.iter().enumerate() {
+                rank[n.index()] = r as u32;
+            }
+            rank
+        })
+    }
+
     /// Apply waves: wave 0 needs nothing, wave n needs only earlier waves.
     /// Nodes are sorted inside a wave, so the result is deterministic.
     pub fn waves(&self) -> Result<Vec<Vec<NodeIndex>>, Cycle> {
@@ -393,8 +413,9 @@ impl Graph {
         for n in self.graph.node_indices() {
             waves[wave[n.index()]].push(n);
         }
+        let rank = self.rank();
         for w in &mut waves {
-            w.sort_by(|a, b| self.graph[*a].cmp(&self.graph[*b]));
+            w.sort_unstable_by_key(|n| rank[n.index()]);
         }
         Ok(waves)
     }
@@ -449,6 +470,7 @@ impl Graph {
         let mut g = Graph {
             graph: DiGraph::new(),
             index: HashMap::new(),
+            rank: std::sync::OnceLock::new(),
         };
         let mut map = HashMap::new();
         for n in self.graph.node_indices() {
@@ -475,6 +497,7 @@ impl Graph {
         let mut g = Graph {
             graph: DiGraph::new(),
             index: HashMap::new(),
+            rank: std::sync::OnceLock::new(),
         };
         let ids: Vec<NodeIndex> = nodes.into_iter().map(|n| g.add(n)).collect();
         for (a, b) in edges {

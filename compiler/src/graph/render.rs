@@ -50,17 +50,16 @@ struct Sorted<'a> {
 }
 
 fn sorted(g: &Graph) -> Sorted<'_> {
-    let mut order: Vec<petgraph::graph::NodeIndex> = g.graph.node_indices().collect();
-    order.sort_by(|a, b| g.graph[*a].cmp(&g.graph[*b]));
-    let mut rank = vec![0; g.graph.node_count()];
-    for (r, n) in order.iter().enumerate() {
-        rank[n.index()] = r;
+    let rank = g.rank();
+    let mut order = vec![petgraph::graph::NodeIndex::new(0); rank.len()];
+    for n in g.graph.node_indices() {
+        order[rank[n.index()] as usize] = n;
     }
     let mut edges: Vec<(usize, usize)> = g
         .graph
         .edge_indices()
         .filter_map(|e| g.graph.edge_endpoints(e))
-        .map(|(a, b)| (rank[a.index()], rank[b.index()]))
+        .map(|(a, b)| (rank[a.index()] as usize, rank[b.index()] as usize))
         .collect();
     edges.sort_unstable();
     let nodes = order
