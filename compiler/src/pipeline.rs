@@ -443,22 +443,15 @@ fn write_manifests(opts: &Options, objects: &[DesiredObject]) -> Result<(), Diag
         let path = o.path();
         if let Some((d, _)) = path.rsplit_once('/') {
             if last_dir.as_deref() != Some(d) {
-                std::fs::create_dir_all(dir.join(d)).map_err(|e| write_error(dir, d, e))?;
+                std::fs::create_dir_all(dir.join(d))
+                    .map_err(|e| emit::write::cannot_write(&dir.join(d), &e))?;
                 last_dir = Some(d.to_string());
             }
         }
         std::fs::write(dir.join(&path), emit::to_yaml(&o.value))
-            .map_err(|e| write_error(dir, &path, e))?;
+            .map_err(|e| emit::write::cannot_write(&dir.join(&path), &e))?;
     }
     Ok(())
-}
-
-fn write_error(dir: &Path, rel: &str, e: std::io::Error) -> Diagnostic {
-    Diagnostic::error(
-        "J0008",
-        format!("cannot write {}: {e}", dir.join(rel).display()),
-    )
-    .with_help("the previous output, if any, is left as it was")
 }
 
 /// Output files by path below the output directory.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{exit, options, timings, ErrorFormat, Global, Output};
-use crate::diag::Diagnostic;
+use crate::emit::write::cannot_write;
 use crate::{pipeline, stamp};
 
 pub fn check(g: &Global, out: &Output, root: PathBuf, deny_warnings: bool) -> i32 {
@@ -62,7 +62,7 @@ pub fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) -> i32 {
     let Some(c) = compiled else {
         // The staging directory could not even be created.
         let e = result.err().map(|e| e.to_string()).unwrap_or_default();
-        out.diagnostics(&[write_failed(&output, &e)]);
+        out.diagnostics(&[cannot_write(&output, &e)]);
         return exit::ERROR;
     };
     out.diagnostics(&c.diagnostics);
@@ -75,7 +75,7 @@ pub fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) -> i32 {
         return exit::ERROR;
     }
     if let Err(e) = result {
-        out.diagnostics(&[write_failed(&output, &e.to_string())]);
+        out.diagnostics(&[cannot_write(&output, &e)]);
         return exit::ERROR;
     }
     if let Some((cache, inputs)) = &stamp {
@@ -94,9 +94,4 @@ pub fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) -> i32 {
     // of freeing every tenant's model one allocation at a time.
     std::mem::forget(c);
     exit::OK
-}
-
-fn write_failed(output: &std::path::Path, e: &str) -> Diagnostic {
-    Diagnostic::error("J0008", format!("cannot write {}: {e}", output.display()))
-        .with_help("the previous output, if any, is left as it was")
 }

@@ -5,6 +5,12 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// J0008: `path` could not be written; what was there is left as it was.
+pub fn cannot_write(path: &Path, e: &dyn std::fmt::Display) -> crate::diag::Diagnostic {
+    crate::diag::Diagnostic::error("J0008", format!("cannot write {}: {e}", path.display()))
+        .with_help("the previous output, if any, is left as it was")
+}
+
 /// Writes one file below `staging`, refusing paths that would leave it.
 pub fn write_file(staging: &Path, rel: &str, bytes: &[u8]) -> io::Result<()> {
     let rel = Path::new(rel);
