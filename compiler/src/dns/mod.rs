@@ -253,13 +253,7 @@ mod tests {
             "A", "AAAA", "CNAME", "TXT", "MX", "CAA", "SRV", "NS", "SOA", "TLSA", "SSHFP", "HINFO",
             "X",
         ];
-        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_support::xorshift(0x9E37_79B9_7F4A_7C15);
         for _ in 0..20_000 {
             let len = (next() % 24) as usize;
             let data: String = (0..len)

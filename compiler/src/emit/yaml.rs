@@ -190,13 +190,7 @@ mod tests {
         let alphabet: Vec<char> = "0123456789abefilnorstuxyEFINOTXY.-_/:@ #+~'\""
             .chars()
             .collect();
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_support::xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..20_000 {
             let len = 1 + (next() % 7) as usize;
             let s: String = (0..len)
