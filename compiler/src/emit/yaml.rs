@@ -196,7 +196,9 @@ mod tests {
             let s: String = (0..len)
                 .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
                 .collect();
-            same(&json!({ "k": s }));
+            let mut v = json!({ "k": s });
+            v[&s] = json!([s]);
+            same(&v);
         }
     }
 
