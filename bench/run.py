@@ -36,6 +36,18 @@ def measure(cmd, **kw):
     return wall, usage.ru_maxrss / 1024
 
 
+def median(cmd, runs, setup=None, **kw):
+    """The run with the median wall time out of `runs`, each after
+    `setup()`: one run on this machine can be 15% off the next."""
+    results = []
+    for _ in range(runs):
+        if setup:
+            setup()
+        results.append(measure(cmd, **kw))
+    results.sort()
+    return results[len(results) // 2]
+
+
 def reference_program(root):
     """One Nickel program importing every tenant, with the same contracts
     and render functions jardin applies."""
@@ -55,7 +67,7 @@ def reference_program(root):
     return path
 
 
-def bench(n, work, with_nickel):
+def bench(n, work, with_nickel, runs):
     root = os.path.join(work, f"n{n}")
     subprocess.run([sys.executable, os.path.join(REPO, "bench", "generate.py"), str(n), root], check=True)
     cache = os.path.join(work, f"cache{n}")
@@ -63,20 +75,25 @@ def bench(n, work, with_nickel):
     shutil.rmtree(cache, ignore_errors=True)
     cmd = [JARDIN, "-q", "--cache-dir", cache, "build", root, "-o", out]
     row = {"n": n}
-    row["cold"] = measure(cmd)
-    row["warm"] = measure(cmd)
+
+    def empty():
+        shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)
+
+    row["cold"] = median(cmd, runs, setup=empty)
+    row["warm"] = median(cmd, runs)
     victim = os.path.join(root, "tenants", "asso-00000.ncl")
     with open(victim) as f:
         text = f.read()
     with open(victim, "w") as f:
         f.write(text.replace('display_name = "Association 0"', 'display_name = "Association zéro"'))
     row["one"] = measure(cmd)
-    row["check"] = measure([JARDIN, "-q", "--no-cache", "check", root])
+    row["check"] = median([JARDIN, "-q", "--no-cache", "check", root], runs)
     if with_nickel and shutil.which("nickel"):
         lib = os.path.join(work, "stdlib")
         subprocess.run([JARDIN, "stdlib", "path", "--write", lib], check=True, stdout=subprocess.DEVNULL)
         prog = reference_program(root)
-        row["nickel"] = measure(["nickel", "export", "--import-path", lib, prog], cwd=root)
+        row["nickel"] = median(["nickel", "export", "--import-path", lib, prog], runs, cwd=root)
     return row
 
 
@@ -89,11 +106,12 @@ def main():
     p.add_argument("sizes", nargs="*", type=int, default=[100, 1000, 10000])
     p.add_argument("--no-nickel", action="store_true")
     p.add_argument("--work", default=None, help="where configs and outputs go (default: a temp dir)")
+    p.add_argument("--runs", type=int, default=1, help="report the median of this many runs (cold, warm, check, reference)")
     a = p.parse_args()
     if not os.path.exists(JARDIN):
         sys.exit("build first: cargo build --release")
     work = a.work or tempfile.mkdtemp(prefix="jardin-bench-")
-    rows = [bench(n, work, not a.no_nickel) for n in a.sizes]
+    rows = [bench(n, work, not a.no_nickel, a.runs) for n in a.sizes]
     print("| tenants | jardin cold | warm (nothing changed) | one tenant changed | check, no cache | `nickel export` reference | cold vs reference |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
