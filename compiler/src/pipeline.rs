@@ -488,8 +488,8 @@ fn apply_order(g: &Graph, waves: &[Vec<petgraph::graph::NodeIndex>], objects: &[
         for n in wave {
             let node = &g.graph[*n];
             if let Some(o) = node.object.and_then(|k| objects.get(k)) {
-                let text = per_cluster.entry(o.cluster.as_str()).or_default();
-                let prefix = format!("k8s/{}/", o.cluster);
+                let text = per_cluster.entry(o.node.cluster.as_str()).or_default();
+                let prefix = format!("k8s/{}/", o.node.cluster);
                 text.push_str(&format!("{i}\t{}\n", o.path().trim_start_matches(&prefix)));
             }
         }

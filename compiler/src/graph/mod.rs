@@ -18,7 +18,7 @@ use crate::emit::DesiredObject;
 
 /// A resource of the graph: an emitted object, or something created from
 /// one in the cluster (a certificate from an ingress, a DNS name).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Node {
     pub cluster: String,
     pub namespace: String,
@@ -112,12 +112,8 @@ fn str_at(v: &Value) -> Option<String> {
 /// tenants is built without holding their manifests.
 #[derive(Clone, Debug, Default)]
 pub struct Outline {
-    pub cluster: String,
-    pub namespace: String,
-    pub kind: String,
-    pub name: String,
-    pub tenant: Option<String>,
-    pub instance: Option<String>,
+    /// The object's node; the graph numbers it (`object`) when it is built.
+    pub node: Node,
     /// Workloads: their pods' component label.
     component: Option<String>,
     /// Services and disruption budgets: the component they select.
@@ -138,12 +134,15 @@ impl Outline {
         let v = &object.value;
         let kind = object.kind();
         let mut o = Outline {
-            cluster: object.cluster.clone(),
-            namespace: object.namespace().unwrap_or("").to_string(),
-            kind: kind.to_string(),
-            name: object.name().to_string(),
-            tenant: object.tenant.clone(),
-            instance: object.instance.clone(),
+            node: Node {
+                cluster: object.cluster.clone(),
+                namespace: object.namespace().unwrap_or("").to_string(),
+                kind: kind.to_string(),
+                name: object.name().to_string(),
+                tenant: object.tenant.clone(),
+                instance: object.instance.clone(),
+                object: None,
+            },
             ..Outline::default()
         };
         match kind {
@@ -212,16 +211,17 @@ impl Outline {
     /// `k8s/<cluster>/<namespace or _cluster>/<kind>-<name>.yaml`, as
     /// [`DesiredObject::path`].
     pub fn path(&self) -> String {
-        let ns = if self.namespace.is_empty() {
+        let n = &self.node;
+        let ns = if n.namespace.is_empty() {
             "_cluster"
         } else {
-            &self.namespace
+            &n.namespace
         };
         format!(
             "k8s/{}/{ns}/{}-{}.yaml",
-            self.cluster,
-            self.kind.to_lowercase(),
-            self.name
+            n.cluster,
+            n.kind.to_lowercase(),
+            n.name
         )
     }
 }
@@ -269,13 +269,8 @@ impl Graph {
             .enumerate()
             .map(|(i, o)| {
                 g.add(Node {
-                    cluster: o.cluster.clone(),
-                    namespace: o.namespace.clone(),
-                    kind: o.kind.clone(),
-                    name: o.name.clone(),
-                    tenant: o.tenant.clone(),
-                    instance: o.instance.clone(),
                     object: Some(i),
+                    ..o.node.clone()
                 })
             })
             .collect();
@@ -290,14 +285,14 @@ impl Graph {
         // database named after its namespace.
         let mut databases: HashMap<(&str, &str), NodeIndex> = HashMap::new();
         for (o, &me) in objects.iter().zip(&me) {
-            let (c, ns) = (o.cluster.as_str(), o.namespace.as_str());
+            let (c, ns) = (o.node.cluster.as_str(), o.node.namespace.as_str());
             if let Some(comp) = &o.component {
                 by_component.entry((c, ns, comp)).or_default().push(me);
             }
-            match o.kind.as_str() {
+            match o.node.kind.as_str() {
                 "PersistentVolumeClaim" => claims.entry((c, ns)).or_default().push(me),
                 "Database" => {
-                    databases.insert((c, &o.name), me);
+                    databases.insert((c, &o.node.name), me);
                 }
                 _ => {}
             }
@@ -306,13 +301,13 @@ impl Graph {
             }
         }
         for (o, &me) in objects.iter().zip(&me) {
-            let (c, ns) = (o.cluster.as_str(), o.namespace.as_str());
+            let (c, ns) = (o.node.cluster.as_str(), o.node.namespace.as_str());
             // Everything namespaced needs its namespace (when jardin owns it).
             if !ns.is_empty() {
                 let n = g.find(c, "", "Namespace", ns);
                 g.need(me, n);
             }
-            let workload = WORKLOADS.contains(&o.kind.as_str());
+            let workload = WORKLOADS.contains(&o.node.kind.as_str());
             for (kind, name) in &o.refs {
                 let via_credentials = if workload && *kind == "Secret" {
                     credentials.get(&(c, ns, name.as_str())).copied()
@@ -342,8 +337,8 @@ impl Graph {
                     namespace: ns.to_string(),
                     kind: "Certificate".into(),
                     name: secret.clone(),
-                    tenant: o.tenant.clone(),
-                    instance: o.instance.clone(),
+                    tenant: o.node.tenant.clone(),
+                    instance: o.node.instance.clone(),
                     object: None,
                 });
                 g.need(me, Some(cert));
@@ -354,14 +349,14 @@ impl Graph {
                         namespace: String::new(),
                         kind: "DNSName".into(),
                         name: host.clone(),
-                        tenant: o.tenant.clone(),
-                        instance: o.instance.clone(),
+                        tenant: o.node.tenant.clone(),
+                        instance: o.node.instance.clone(),
                         object: None,
                     });
                     g.need(cert, Some(dns));
                 }
             }
-            if o.kind == "Schedule" {
+            if o.node.kind == "Schedule" {
                 // A volume backup protects the claims of its namespace.
                 for t in claims.get(&(c, ns)).into_iter().flatten() {
                     g.need(me, Some(*t));
