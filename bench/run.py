@@ -8,12 +8,15 @@ Usage: bench/run.py [N ...]            (default: 100 1000 10000)
 
 Needs a release build (`cargo build --release`); the reference needs the
 `nickel` CLI (`cargo install nickel-lang-cli@1.18.0 --locked`). Prints a
-Markdown table for docs/PERFORMANCE.md. Runs each measurement once: on a
-quiet machine the spread between runs is a few percent.
+Markdown table for docs/PERFORMANCE.md. With `--runs N`, the cold build,
+the uncached check and the reference run N times each, one after the other
+in turn, and the table gives each one's median run and the median of the
+ratios of the runs made side by side.
 """
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,16 +39,30 @@ def measure(cmd, **kw):
     return wall, usage.ru_maxrss / 1024
 
 
-def median(cmd, runs, setup=None, **kw):
-    """The run with the median wall time out of `runs`, each after
-    `setup()`: one run on this machine can be 15% off the next."""
-    results = []
+def rounds(cmds, runs):
+    """Runs each (name, cmd, setup, kw) once per round, `runs` rounds, and
+    returns each command's median run by wall time, with the median of the
+    per-round ratios of every command to the first. The commands alternate
+    so that the machine's slow spells (one run here can be 15% off the
+    next) fall on all of them alike."""
+    results = {name: [] for name, *_ in cmds}
     for _ in range(runs):
-        if setup:
-            setup()
-        results.append(measure(cmd, **kw))
-    results.sort()
-    return results[len(results) // 2]
+        for name, cmd, setup, kw in cmds:
+            if setup:
+                setup()
+            results[name].append(measure(cmd, **kw))
+    first = cmds[0][0]
+    out = {}
+    for name, series in results.items():
+        ratios = [other[0] / mine[0] for mine, other in zip(results[first], series)]
+        out[name] = sorted(series)[len(series) // 2]
+        out[name + "/ratio"] = statistics.median(ratios)
+    return out
+
+
+def median(cmd, runs, setup=None, **kw):
+    """The run with the median wall time out of `runs`."""
+    return rounds([("x", cmd, setup, kw)], runs)["x"]
 
 
 def reference_program(root):
@@ -80,7 +97,18 @@ def bench(n, work, with_nickel, runs):
         shutil.rmtree(cache, ignore_errors=True)
         shutil.rmtree(out, ignore_errors=True)
 
-    row["cold"] = median(cmd, runs, setup=empty)
+    measured = [
+        ("cold", cmd, empty, {}),
+        ("check", [JARDIN, "-q", "--no-cache", "check", root], None, {}),
+    ]
+    if with_nickel and shutil.which("nickel"):
+        lib = os.path.join(work, "stdlib")
+        subprocess.run([JARDIN, "stdlib", "path", "--write", lib], check=True, stdout=subprocess.DEVNULL)
+        prog = reference_program(root)
+        measured.append(("nickel", ["nickel", "export", "--import-path", lib, prog], None, {"cwd": root}))
+    row.update(rounds(measured, runs))
+    empty()
+    measure(cmd)
     row["warm"] = median(cmd, runs)
     victim = os.path.join(root, "tenants", "asso-00000.ncl")
     with open(victim) as f:
@@ -88,12 +116,6 @@ def bench(n, work, with_nickel, runs):
     with open(victim, "w") as f:
         f.write(text.replace('display_name = "Association 0"', 'display_name = "Association zéro"'))
     row["one"] = measure(cmd)
-    row["check"] = median([JARDIN, "-q", "--no-cache", "check", root], runs)
-    if with_nickel and shutil.which("nickel"):
-        lib = os.path.join(work, "stdlib")
-        subprocess.run([JARDIN, "stdlib", "path", "--write", lib], check=True, stdout=subprocess.DEVNULL)
-        prog = reference_program(root)
-        row["nickel"] = median(["nickel", "export", "--import-path", lib, prog], runs, cwd=root)
     return row
 
 
@@ -115,7 +137,8 @@ def main():
     print("| tenants | jardin cold | warm (nothing changed) | one tenant changed | check, no cache | `nickel export` reference | cold vs reference |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        ratio = f"{r['nickel'][0] / r['cold'][0]:.1f}× faster" if r.get("nickel") else "n/a"
+        # The median of the ratios of runs made side by side.
+        ratio = f"{r['nickel/ratio']:.1f}× faster" if r.get("nickel") else "n/a"
         print(f"| {r['n']:,} | {fmt(r['cold'])} | {fmt(r['warm'])} | {fmt(r['one'])} | {fmt(r['check'])} | {fmt(r.get('nickel'))} | {ratio} |")
 
 

@@ -132,3 +132,45 @@ fn mutated_configs_never_panic_and_errors_have_spans() {
         }
     }
 }
+
+/// A render function that leaves a function in an object: the export fails
+/// with a diagnostic located in the app's file, never an internal error.
+#[test]
+fn a_value_that_cannot_be_exported_is_located() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let minimal = repo().join("examples/minimal");
+    std::fs::create_dir_all(root.join("tenants")).unwrap();
+    std::fs::create_dir_all(root.join("catalog")).unwrap();
+    std::fs::copy(minimal.join("jardin.ncl"), root.join("jardin.ncl")).unwrap();
+    std::fs::copy(
+        minimal.join("tenants/les-amis.ncl"),
+        root.join("tenants/les-amis.ncl"),
+    )
+    .unwrap();
+    let app = std::fs::read_to_string(repo().join("catalog/hedgedoc.ncl")).unwrap();
+    let broken = app.replacen(
+        "render = fun ctx =>",
+        "render = fun ctx => [{ apiVersion = \"v1\", kind = \"ConfigMap\", \
+         metadata = { name = \"x\", namespace = ctx.namespace }, data = { f = fun x => x } }],\n  \
+         unused = fun ctx =>",
+        1,
+    );
+    assert_ne!(broken, app, "the render function moved");
+    std::fs::write(root.join("catalog/hedgedoc.ncl"), broken).unwrap();
+    let compilation = compile(&Options {
+        root: root.to_path_buf(),
+        ..Default::default()
+    });
+    let d = compilation
+        .diagnostics
+        .first()
+        .expect("a function in an object is reported");
+    assert_ne!(d.code, "J0003", "{}", d.message);
+    assert!(
+        d.labels
+            .iter()
+            .any(|l| l.file.name.ends_with("catalog/hedgedoc.ncl")),
+        "{d:?}"
+    );
+}

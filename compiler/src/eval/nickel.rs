@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use codespan_reporting::diagnostic::{LabelStyle, Severity as CsSeverity};
-use nickel_lang_core::cache::{CacheHub, InputFormat, SourcePath};
+use nickel_lang_core::cache::{CacheHub, InputFormat, SourcePath, TermEntry};
 use nickel_lang_core::error::{IntoDiagnostics, NullReporter};
 use nickel_lang_core::eval::cache::CacheImpl;
 use nickel_lang_core::eval::value::NickelValue;
@@ -129,19 +129,22 @@ impl NickelContext {
         let result = (|| {
             let prepared = self.vm.prepare_eval(main_id)?;
             let value = VirtualMachine::new(&mut self.vm).eval_full_for_export(prepared)?;
-            serialize::validate(ExportFormat::Json, &value).map_err(|e| {
-                nickel_lang_core::error::Error::export_error(self.vm.pos_table.clone(), e)
-            })?;
-            Ok::<_, nickel_lang_core::error::Error>(value)
-        })();
-        match result {
-            Ok(value) => {
-                let json = serde_json::to_value(&value).map_err(|e| {
-                    vec![Diagnostic::error(
-                        "J0003",
-                        format!("cannot export the evaluated config: {e}"),
-                    )]
+            // Exporting checks every value on its way; only a value that
+            // cannot be exported is walked again, for the error's position.
+            let json = serde_json::to_value(&value);
+            if json.is_err() {
+                serialize::validate(ExportFormat::Json, &value).map_err(|e| {
+                    nickel_lang_core::error::Error::export_error(self.vm.pos_table.clone(), e)
                 })?;
+            }
+            Ok::<_, nickel_lang_core::error::Error>((value, json))
+        })();
+        let outcome = match result {
+            Ok((_, Err(e))) => Err(vec![Diagnostic::error(
+                "J0003",
+                format!("cannot export the evaluated config: {e}"),
+            )]),
+            Ok((value, Ok(json))) => {
                 let user_file =
                     SourceFile::new(naming.display(&user_path.to_string_lossy()), user_text);
                 let mut source_map = SourceMap::new(Some(user_file.clone()));
@@ -170,6 +173,26 @@ impl NickelContext {
                 let mut files = self.vm.import_resolver.sources.files().clone();
                 let diags = err.into_diagnostics(&mut files);
                 Err(convert(naming, &files, diags))
+            }
+        };
+        self.release(&[main_id, user_id]);
+        outcome
+    }
+
+    /// Drops the evaluated terms of files no later evaluation imports. Their
+    /// thunks were updated in place with the whole evaluated value, which the
+    /// context would otherwise keep until it is recycled: a tenant's memory
+    /// is then reused for the next one instead of growing the heap.
+    fn release(&mut self, files: &[FileId]) {
+        let terms = &mut self.vm.import_resolver.terms;
+        for &id in files {
+            if let Some(entry) = terms.get_entry(id) {
+                let emptied = TermEntry {
+                    value: NickelValue::null(),
+                    state: entry.state,
+                    format: entry.format,
+                };
+                terms.insert(id, emptied);
             }
         }
     }

@@ -7,7 +7,10 @@
 
 pub mod render;
 
-use std::collections::HashMap;
+// A fast hash for the graph's indexes: hundreds of thousands of lookups,
+// keys made by jardin itself (no untrusted input to guard against).
+use foldhash::HashMap;
+use foldhash::HashMapExt;
 
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -59,10 +62,8 @@ pub struct Graph {
 pub struct Cycle(pub Vec<Node>);
 
 fn key(cluster: &str, namespace: &str, kind: &str, name: &str) -> Key {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (cluster, namespace, kind, name).hash(&mut h);
-    h.finish()
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one((cluster, namespace, kind, name))
 }
 
 const WORKLOADS: [&str; 3] = ["Deployment", "StatefulSet", "CronJob"];
@@ -415,6 +416,14 @@ impl Graph {
         Ok(waves)
     }
 
+    /// The cycle that prevents any apply order, if there is one: what a
+    /// check needs, without the waves' sorting.
+    pub fn acyclic(&self) -> Result<(), Cycle> {
+        toposort(&self.graph, None)
+            .map(|_| ())
+            .map_err(|_| self.cycle())
+    }
+
     /// Teardown order: the apply waves, last first.
     pub fn teardown(&self) -> Result<Vec<Vec<NodeIndex>>, Cycle> {
         let mut w = self.waves()?;
@@ -643,5 +652,14 @@ mod tests {
         let names: Vec<&str> = cycle.0.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names.len(), 3);
         assert!(names.contains(&"a") && names.contains(&"b") && names.contains(&"c"));
+        // A check, which wants no waves, finds the same cycle.
+        let same: Vec<String> = match g.acyclic() {
+            Err(c) => c.0.into_iter().map(|n| n.name).collect(),
+            Ok(()) => Vec::new(),
+        };
+        assert_eq!(same, names);
+        assert!(Graph::from_parts(vec![node("Secret", "b")], &[])
+            .acyclic()
+            .is_ok());
     }
 }
