@@ -175,25 +175,24 @@ impl NickelContext {
                 Err(convert(naming, &files, diags))
             }
         };
-        self.release(&[main_id, user_id]);
+        self.release(main_id);
         outcome
     }
 
-    /// Drops the evaluated terms of files no later evaluation imports. Their
-    /// thunks were updated in place with the whole evaluated value, which the
-    /// context would otherwise keep until it is recycled: a tenant's memory
-    /// is then reused for the next one instead of growing the heap.
-    fn release(&mut self, files: &[FileId]) {
+    /// Drops the evaluated term of a generated program, which nothing
+    /// imports. Its thunk was updated in place with the whole evaluated
+    /// value, which the context would otherwise keep until it is recycled:
+    /// a tenant's memory is then reused for the next one instead of growing
+    /// the heap. The user's file stays: another file may import it.
+    fn release(&mut self, main: FileId) {
         let terms = &mut self.vm.import_resolver.terms;
-        for &id in files {
-            if let Some(entry) = terms.get_entry(id) {
-                let emptied = TermEntry {
-                    value: NickelValue::null(),
-                    state: entry.state,
-                    format: entry.format,
-                };
-                terms.insert(id, emptied);
-            }
+        if let Some(entry) = terms.get_entry(main) {
+            let emptied = TermEntry {
+                value: NickelValue::null(),
+                state: entry.state,
+                format: entry.format,
+            };
+            terms.insert(main, emptied);
         }
     }
 
@@ -530,5 +529,36 @@ fn code_of(message: &str) -> &'static str {
         "J0004"
     } else {
         "J0002"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A context lets go of each evaluation's result, but a user's file it
+    /// evaluated stays importable by the next one (a tenant built on
+    /// another's file).
+    #[test]
+    fn a_file_evaluated_earlier_can_still_be_imported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = tmp.path().join("a.ncl");
+        let b = tmp.path().join("b.ncl");
+        let (a_text, b_text) = ("{ x = 1 }", "(import \"a.ncl\") & { y = 2 }");
+        std::fs::write(&a, a_text).unwrap();
+        std::fs::write(&b, b_text).unwrap();
+        let naming = Naming { root: tmp.path() };
+        let mut ctx = NickelContext::new(&[]);
+        let main = |p: &Path| format!("import {}", super::super::nickel_string(p));
+        let first = ctx.eval(&naming, &a, a_text, "main.ncl", main(&a), "");
+        assert_eq!(
+            first.ok().map(|o| o.value),
+            Some(serde_json::json!({ "x": 1 }))
+        );
+        let second = ctx.eval(&naming, &b, b_text, "main.ncl", main(&b), "");
+        assert_eq!(
+            second.ok().map(|o| o.value),
+            Some(serde_json::json!({ "x": 1, "y": 2 }))
+        );
     }
 }
