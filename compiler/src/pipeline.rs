@@ -238,7 +238,8 @@ pub fn compile(opts: &Options) -> Compilation {
         .collect();
     let mut coverage = backup::Coverage::default();
     let mut objects: Vec<DesiredObject> = Vec::new();
-    // Sized once: growing a vector of 600,000 outlines copies it each time.
+    // Sized once, with room for the few shared objects: growing a vector
+    // of 600,000 outlines copies it each time.
     let outlines = per_tenant
         .iter()
         .map(|t| match t {
@@ -317,11 +318,11 @@ pub fn compile(opts: &Options) -> Compilation {
         if out.errors() == 0 {
             out.objects = tail.objects;
             out.outline = tail.outline;
-            match tail.graph {
+            match tail.graph_files {
                 Ok(files) => out.extra_files.extend(files),
                 Err(cycle) => out.diagnostics.push(cycle),
             }
-            out.graph = Some(tail.g);
+            out.graph = Some(tail.graph);
             out.timings.graph = tail.graph_time;
             let (diags, files) = tail.zones;
             if out.errors() == 0 {
@@ -350,8 +351,9 @@ struct Tail {
     shared_errors: Vec<Diagnostic>,
     objects: Vec<DesiredObject>,
     outline: Vec<Outline>,
-    g: Graph,
-    graph: Result<Files, Diagnostic>,
+    graph: Graph,
+    /// `graph.dot` and the apply orders, or the cycle that prevents them.
+    graph_files: Result<Files, Diagnostic>,
     zones: (Vec<Diagnostic>, Files),
     shared_time: Duration,
     graph_time: Duration,
@@ -390,7 +392,7 @@ impl Tail {
         outline.par_sort_by_cached_key(Outline::path);
         let shared_time = t2.elapsed();
         // The graph and the zones both need every tenant, not each other.
-        let ((g, graph, graph_time), (zones, zones_time)) = rayon::join(
+        let ((graph, graph_files, graph_time), (zones, zones_time)) = rayon::join(
             || graph_outputs(&outline, tenants, opts.manifests_to.is_some()),
             || {
                 let t = Instant::now();
@@ -402,8 +404,8 @@ impl Tail {
             shared_errors,
             objects,
             outline,
-            g,
             graph,
+            graph_files,
             zones,
             shared_time,
             graph_time,
@@ -537,23 +539,19 @@ fn graph_outputs(
     let t = Instant::now();
     let g = Graph::build(outline);
     // Without an output directory only a cycle matters.
-    let waves = if files {
-        g.waves().map(Some)
-    } else {
-        g.acyclic().map(|()| None)
-    };
-    let result = match waves {
-        Ok(None) => Ok(Vec::new()),
-        Ok(Some(waves)) => {
+    let result = if files {
+        g.waves().map(|waves| {
             let (mut files, dot) = rayon::join(
                 || apply_order(&g, &waves, outline),
                 || graph::render::dot(&g),
             );
             files.push(("graph.dot".to_string(), dot.into_bytes()));
-            Ok(files)
-        }
-        Err(cycle) => Err(cycle_diagnostic(&cycle, tenants)),
-    };
+            files
+        })
+    } else {
+        g.acyclic().map(|()| Vec::new())
+    }
+    .map_err(|cycle| cycle_diagnostic(&cycle, tenants));
     (g, result, t.elapsed())
 }
 

@@ -536,6 +536,42 @@ fn code_of(message: &str) -> &'static str {
 mod tests {
     use super::*;
 
+    /// The prelude's untyped helpers give what the typed `std` functions
+    /// they replace give, edge cases included: the catalog's output must not
+    /// depend on which one a render function calls.
+    #[test]
+    fn prelude_helpers_agree_with_std() {
+        let tmp = tempfile::tempdir().unwrap();
+        let user = tmp.path().join("user.ncl");
+        let naming = Naming { root: tmp.path() };
+        let program = r#"
+let fast = import "jardin/prelude.ncl" in
+let pairs = fun f g cases => std.array.map (fun c => { fast = f c, std = g c }) cases in
+{
+  join = pairs (fast.join ", ") (std.string.join ", ") [[], ["a"], ["a", "b", "c"]],
+  split = pairs (fast.split "@") (std.string.split "@") ["a@b", "ab", "@", ""],
+  first = pairs fast.first std.array.first [["a"], ["a", "b"]],
+  last = pairs fast.last std.array.last [["a"], ["a", "b"]],
+  to_string = pairs fast.to_string std.to_string [5432, 1.5, true, "x"],
+  replace = pairs (fast.replace "-" "_") (std.string.replace "-" "_") ["a-b-c", "abc", ""],
+  fields = pairs fast.fields std.record.fields [{}, { b = 1, a = 2 }],
+  map_record = pairs (fast.map_record (fun k v => "%{k}=%{v}")) (std.record.map (fun k v => "%{k}=%{v}")) [{}, { a = "1", b = "2" }],
+  set = pairs (fast.set "ha" false) (std.record.update "ha" false) [{}, { ha = true, x = 1 }],
+}
+"#;
+        let mut ctx = NickelContext::new(&[]);
+        let out = ctx
+            .eval(&naming, &user, "{}", "main.ncl", program.to_string(), "")
+            .unwrap_or_else(|d| panic!("{d:?}"));
+        let cases = out.value.as_object().unwrap();
+        assert_eq!(cases.len(), 9);
+        for (name, pairs) in cases {
+            for pair in pairs.as_array().unwrap() {
+                assert_eq!(pair["fast"], pair["std"], "{name}");
+            }
+        }
+    }
+
     /// A context lets go of each evaluation's result, but a user's file it
     /// evaluated stays importable by the next one (a tenant built on
     /// another's file).
