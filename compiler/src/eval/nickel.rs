@@ -76,23 +76,24 @@ impl NickelContext {
         cache
             .sources
             .add_import_paths(std::iter::once(VIRTUAL_ROOT));
+        let vm = VmContext::new(cache, std::io::sink(), NullReporter {});
+        let mut ctx = NickelContext { vm, uses: 0 };
         for (path, text) in embedded::NICKEL_FILES {
-            cache.sources.add_string(
-                SourcePath::Path(
-                    PathBuf::from(format!("{VIRTUAL_ROOT}/{path}")),
-                    InputFormat::Nickel,
-                ),
-                (*text).to_string(),
-            );
+            ctx.add_source(path, text, InputFormat::Nickel);
         }
         for (path, text, format) in extra {
-            cache.sources.add_string(
-                SourcePath::Path(PathBuf::from(format!("{VIRTUAL_ROOT}/{path}")), *format),
-                (*text).to_string(),
-            );
+            ctx.add_source(path, text, *format);
         }
-        let vm = VmContext::new(cache, std::io::sink(), NullReporter {});
-        NickelContext { vm, uses: 0 }
+        ctx
+    }
+
+    /// Adds an in-memory source under the virtual root, importable as
+    /// `import "<path>"`.
+    pub fn add_source(&mut self, path: &str, text: &str, format: InputFormat) {
+        self.vm.import_resolver.sources.add_string(
+            SourcePath::Path(PathBuf::from(format!("{VIRTUAL_ROOT}/{path}")), format),
+            text.to_string(),
+        );
     }
 
     /// Registers a user file with the text already read (so the interpreter
@@ -557,6 +558,9 @@ let pairs = fun f g cases => std.array.map (fun c => { fast = f c, std = g c }) 
   fields = pairs fast.fields std.record.fields [{}, { b = 1, a = 2 }],
   map_record = pairs (fast.map_record (fun k v => "%{k}=%{v}")) (std.record.map (fun k v => "%{k}=%{v}")) [{}, { a = "1", b = "2" }],
   set = pairs (fast.set "ha" false) (std.record.update "ha" false) [{}, { ha = true, x = 1 }],
+  elem = pairs (fun c => fast.elem c.x c.array) (fun c => std.array.elem c.x c.array) [{ x = "a", array = [] }, { x = "a", array = ["b", "a"] }, { x = "c", array = ["a", "b"] }, { x = 1, array = [1] }],
+  from_array = pairs fast.from_array std.record.from_array [[], [{ field = "a", value = 1 }, { field = "b", value = { c = 2 } }]],
+  max = pairs (fun c => fast.max c.a c.b) (fun c => std.number.max c.a c.b) [{ a = 1, b = 2 }, { a = 2, b = 1 }, { a = 3, b = 3 }],
 }
 "#;
         let mut ctx = NickelContext::new(&[]);
@@ -564,7 +568,7 @@ let pairs = fun f g cases => std.array.map (fun c => { fast = f c, std = g c }) 
             .eval(&naming, &user, "{}", "main.ncl", program.to_string(), "")
             .unwrap_or_else(|d| panic!("{d:?}"));
         let cases = out.value.as_object().unwrap();
-        assert_eq!(cases.len(), 9);
+        assert_eq!(cases.len(), 12);
         for (name, pairs) in cases {
             for pair in pairs.as_array().unwrap() {
                 assert_eq!(pair["fast"], pair["std"], "{name}");
