@@ -30,7 +30,7 @@ pub struct DiffArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Size budget of the Markdown object diffs, in characters.
-    #[arg(long, default_value_t = render::markdown::DEFAULT_BUDGET)]
+    #[arg(long, default_value_t = render::markdown::DEFAULT_BUDGET, value_parser = render::markdown::parse_budget)]
     pub markdown_budget: usize,
 }
 

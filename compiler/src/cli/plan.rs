@@ -41,7 +41,7 @@ pub struct PlanArgs {
     #[arg(long, default_value_t = 25)]
     pub max_delete_percent: usize,
     /// Size budget of the Markdown plan, in characters.
-    #[arg(long, default_value_t = render::markdown::DEFAULT_BUDGET)]
+    #[arg(long, default_value_t = render::markdown::DEFAULT_BUDGET, value_parser = render::markdown::parse_budget)]
     pub markdown_budget: usize,
 }
 

@@ -5,10 +5,27 @@
 
 use std::fmt::Write;
 
-use super::{action_word, changes_of, object_diff, short, tenant_order, Line};
-use crate::plan::{sign, Plan};
+use super::{action_word, changes_by_tenant, object_diff, short, tenant_order, Line};
+use crate::plan::{sign, Counts, Plan};
 
 pub const DEFAULT_BUDGET: usize = 60_000;
+
+/// The smallest budget the renderer can keep to: the heading, the total,
+/// a row for the tenants left out, and the note.
+pub const MIN_BUDGET: usize = 1_000;
+
+/// Parses `--markdown-budget`: a number of characters, at least [`MIN_BUDGET`].
+pub fn parse_budget(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("expected a number of characters, got {s:?}"))?;
+    if n < MIN_BUDGET {
+        return Err(format!(
+            "a Markdown plan needs at least {MIN_BUDGET} characters (heading, totals, note)"
+        ));
+    }
+    Ok(n)
+}
 
 /// A fence longer than any run of backticks in `text`.
 fn fence(text: &str) -> String {
@@ -31,69 +48,140 @@ fn code(s: &str) -> String {
     format!("{f}{s}{g}")
 }
 
+/// Room kept at the end for the note that says what was cut (its longest
+/// form, with five counts and the budget at twenty digits each, is 343
+/// characters).
+const NOTE_ROOM: usize = 360;
+
+/// Room kept for the table's last rows: "… N more tenants" and the total.
+const TABLE_TAIL_ROOM: usize = 200;
+
+/// What was left out to stay within the budget.
+#[derive(Default)]
+struct Cut {
+    rows: usize,
+    approvals: usize,
+    sections: usize,
+    objects: usize,
+    diffs: usize,
+}
+
+impl Cut {
+    fn note(&self, budget: usize) -> Option<String> {
+        let parts: Vec<String> = [
+            (self.diffs, "the diffs of", "objects"),
+            (self.objects, "", "objects entirely"),
+            (self.sections, "the sections of", "tenants"),
+            (self.rows, "", "tenants from the table"),
+            (self.approvals, "", "reasons for approval"),
+        ]
+        .into_iter()
+        .filter(|(n, ..)| *n > 0)
+        .map(|(n, before, after)| {
+            format!(
+                "{before}{}{n} {after}",
+                if before.is_empty() { "" } else { " " }
+            )
+        })
+        .collect();
+        (!parts.is_empty()).then(|| {
+            format!(
+                "> Cut to stay under {budget} characters: {}. The full plan is in the JSON plan and in `jardin plan --format text`.\n",
+                parts.join(", ")
+            )
+        })
+    }
+}
+
+/// Renders the plan within `budget` characters (for a budget of at least
+/// [`MIN_BUDGET`]). What gives way first: per-object diffs, then object
+/// entries, then whole tenant sections, then table rows; the heading, the
+/// total and what needs approval stay.
 pub fn render(plan: &Plan, budget: usize) -> String {
-    let mut out = String::new();
     let s = &plan.summary;
-    let _ = writeln!(
-        out,
-        "### jardin plan: {} ({} unchanged)",
+    let mut out = format!(
+        "### jardin plan: {} ({} unchanged)\n\n",
         short(s),
         s.unchanged
     );
-    let _ = writeln!(out);
     if s.changes() == 0 {
-        let _ = writeln!(out, "No changes.");
+        out.push_str("No changes.\n");
         return out;
     }
-    let _ = writeln!(out, "| tenant | create | update | delete | unchanged |");
-    let _ = writeln!(out, "|---|--:|--:|--:|--:|");
-    for (t, c) in tenant_order(plan) {
-        if c.changes() > 0 {
-            let _ = writeln!(
-                out,
-                "| {t} | {} | {} | {} | {} |",
-                c.create, c.update, c.delete, c.unchanged
-            );
-        }
-    }
-    let _ = writeln!(
-        out,
-        "| **total** | **{}** | **{}** | **{}** | **{}** |",
+    let mut cut = Cut::default();
+    let changed: Vec<(&str, &Counts)> = tenant_order(plan)
+        .into_iter()
+        .filter(|(_, c)| c.changes() > 0)
+        .collect();
+    let total = format!(
+        "| **total** | **{}** | **{}** | **{}** | **{}** |\n",
         s.create, s.update, s.delete, s.unchanged
     );
-    let approvals: Vec<String> = plan
-        .approval
-        .iter()
-        .cloned()
-        .chain(plan.changes.iter().flat_map(|c| {
-            c.approval
-                .iter()
-                .map(move |a| format!("{}: {a}", code(&c.id.to_string())))
-        }))
-        .collect();
-    if !approvals.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "> [!WARNING]\n> **Needs approval**");
-        for a in approvals {
-            let _ = writeln!(out, "> - {a}");
-        }
-    }
-    let _ = writeln!(out);
+    let approvals = approvals_block(plan, budget / 4, &mut cut);
 
-    let (mut cut_diffs, mut cut_objects) = (0usize, 0usize);
-    // What must still fit after the current point: each remaining
-    // `</details>` and the final note.
-    let reserve = 400;
-    for (t, c) in tenant_order(plan) {
-        if c.changes() == 0 {
-            continue;
+    // The table: as many tenants as fit beside what must stay.
+    out.push_str("| tenant | create | update | delete | unchanged |\n|---|--:|--:|--:|--:|\n");
+    let fixed = total.len() + approvals.len() + 1 + NOTE_ROOM + TABLE_TAIL_ROOM;
+    let mut listed = 0;
+    for (t, c) in &changed {
+        let row = format!(
+            "| {t} | {} | {} | {} | {} |\n",
+            c.create, c.update, c.delete, c.unchanged
+        );
+        if out.len() + row.len() + fixed > budget {
+            break;
         }
+        out.push_str(&row);
+        listed += 1;
+    }
+    if listed < changed.len() {
+        let mut rest = Counts::default();
+        for (_, c) in &changed[listed..] {
+            rest.create += c.create;
+            rest.update += c.update;
+            rest.delete += c.delete;
+            rest.unchanged += c.unchanged;
+        }
+        cut.rows = changed.len() - listed;
         let _ = writeln!(
             out,
-            "<details><summary><b>{t}</b>: {}</summary>\n",
-            short(c)
+            "| … {} more tenants | {} | {} | {} | {} |",
+            cut.rows, rest.create, rest.update, rest.delete, rest.unchanged
         );
-        for change in changes_of(plan, t) {
+    }
+    out.push_str(&total);
+    out.push_str(&approvals);
+    out.push('\n');
+
+    // Every tenant given a section gets at least its opening and closing
+    // lines: keep the tenants whose sections fit, then fill them in order.
+    let close = "</details>\n\n";
+    let opens: Vec<String> = changed[..listed]
+        .iter()
+        .map(|(t, c)| format!("<details><summary><b>{t}</b>: {}</summary>\n\n", short(c)))
+        .collect();
+    let mut frames = 0;
+    let mut room = budget.saturating_sub(out.len() + NOTE_ROOM);
+    for open in &opens {
+        if open.len() + close.len() > room {
+            break;
+        }
+        room -= open.len() + close.len();
+        frames += 1;
+    }
+    cut.sections = listed - frames;
+    // What must still fit after the current point: the frames of the
+    // tenants not yet written, and the note.
+    let mut reserve = NOTE_ROOM
+        + opens[..frames]
+            .iter()
+            .map(|o| o.len() + close.len())
+            .sum::<usize>();
+    let by_tenant = changes_by_tenant(plan);
+    for ((t, _), open) in changed.iter().zip(&opens[..frames]) {
+        out.push_str(open);
+        reserve -= open.len();
+        for change in by_tenant.get(t).into_iter().flatten() {
             let (sym, word) = action_word(change.action);
             let mut entry = format!("**{sym} {word}** {}\n", code(&change.id.to_string()));
             if let Some(r) = &change.reason {
@@ -102,11 +190,11 @@ pub fn render(plan: &Plan, budget: usize) -> String {
             for f in &change.fields {
                 let _ = writeln!(entry, "  - {} {}", sign(f.op), code(&f.path));
             }
+            entry.push('\n');
             if out.len() + entry.len() + reserve > budget {
-                cut_objects += 1;
+                cut.objects += 1;
                 continue;
             }
-            out.push_str(&entry);
             let lines: Vec<String> = object_diff(change)
                 .into_iter()
                 .map(|l| match l {
@@ -119,23 +207,153 @@ pub fn render(plan: &Plan, budget: usize) -> String {
             if !lines.is_empty() {
                 let body = lines.join("\n");
                 let f = fence(&body);
-                let block = format!("\n{f}diff\n{body}\n{f}\n");
-                if out.len() + block.len() + reserve > budget {
-                    cut_diffs += 1;
+                let block = format!("{f}diff\n{body}\n{f}\n\n");
+                if out.len() + entry.len() + block.len() + reserve > budget {
+                    cut.diffs += 1;
                 } else {
-                    out.push_str(&block);
+                    entry.push_str(&block);
                 }
             }
-            out.push('\n');
+            out.push_str(&entry);
         }
-        let _ = writeln!(out, "</details>\n");
+        out.push_str(close);
+        reserve -= close.len();
     }
-    if cut_diffs + cut_objects > 0 {
-        let _ = writeln!(
-            out,
-            "> Cut to stay under {budget} characters: the diffs of {cut_diffs} objects{}. The full plan is in the JSON plan and in `jardin plan --format text`.",
-            if cut_objects > 0 { format!(" and {cut_objects} objects entirely") } else { String::new() }
-        );
+    if let Some(note) = cut.note(budget) {
+        out.push_str(&note);
     }
     out
+}
+
+/// What needs approval, as a warning block of at most `room` characters.
+fn approvals_block(plan: &Plan, room: usize, cut: &mut Cut) -> String {
+    let reasons: Vec<String> = plan
+        .approval
+        .iter()
+        .cloned()
+        .chain(plan.changes.iter().flat_map(|c| {
+            c.approval
+                .iter()
+                .map(move |a| format!("{}: {a}", code(&c.id.to_string())))
+        }))
+        .collect();
+    if reasons.is_empty() {
+        return String::new();
+    }
+    let mut block = String::from("\n> [!WARNING]\n> **Needs approval**\n");
+    for (i, a) in reasons.iter().enumerate() {
+        let line = format!("> - {a}\n");
+        if block.len() + line.len() > room {
+            cut.approvals = reasons.len() - i;
+            let _ = writeln!(block, "> - … and {} more", cut.approvals);
+            break;
+        }
+        block.push_str(&line);
+    }
+    block
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::plan::diff::{FieldChange, Op};
+    use crate::plan::{Action, Change, ObjectId};
+
+    /// `tenants` tenants with `per_tenant` updated Deployments each, every
+    /// update with a diff, and one change in ten needing approval.
+    fn plan(tenants: usize, per_tenant: usize) -> Plan {
+        let mut p = Plan {
+            format_version: 1,
+            desired_hash: String::new(),
+            live_hash: String::new(),
+            live_sources: BTreeMap::new(),
+            summary: Counts::default(),
+            tenants: BTreeMap::new(),
+            approval: vec!["deletes 12 objects, more than --max-deletes 10".into()],
+            changes: Vec::new(),
+        };
+        for t in 0..tenants {
+            let tenant = format!("association-numero-{t:05}");
+            let counts = p.tenants.entry(tenant.clone()).or_default();
+            counts.unchanged = 40;
+            for i in 0..per_tenant {
+                counts.update += 1;
+                let object = |image: &str| json!({ "kind": "Deployment", "spec": { "replicas": 2, "image": image, "env": [i, t] } });
+                p.changes.push(Change {
+                    action: Action::Update,
+                    id: ObjectId {
+                        cluster: "louise-michel".into(),
+                        namespace: format!("{tenant}-app{i}"),
+                        group: "apps".into(),
+                        kind: "Deployment".into(),
+                        name: "nextcloud".into(),
+                    },
+                    api_version: "apps/v1".into(),
+                    tenant: Some(tenant.clone()),
+                    fields: vec![FieldChange {
+                        op: Op::Replace,
+                        path: "spec.image".into(),
+                        before: None,
+                        after: None,
+                    }],
+                    reason: None,
+                    approval: if (t + i) % 10 == 0 {
+                        vec!["changes an immutable field".into()]
+                    } else {
+                        Vec::new()
+                    },
+                    desired: Some(object("nextcloud:31")),
+                    live: Some(object("nextcloud:30")),
+                });
+            }
+            p.summary.update += per_tenant;
+            p.summary.unchanged += 40;
+        }
+        p
+    }
+
+    #[test]
+    fn stays_within_any_budget() {
+        for (tenants, per_tenant) in [(1, 1), (3, 40), (40, 3), (400, 2)] {
+            let p = plan(tenants, per_tenant);
+            let mut budget = MIN_BUDGET;
+            while budget <= 40_000 {
+                let md = render(&p, budget);
+                assert!(
+                    md.len() <= budget,
+                    "{tenants}×{per_tenant}, budget {budget}: {} characters",
+                    md.len()
+                );
+                assert!(md.contains("| **total** | **0** |"), "{md}");
+                assert!(md.contains("**Needs approval**"), "{md}");
+                budget += 777;
+            }
+        }
+    }
+
+    #[test]
+    fn says_what_it_cut_and_cuts_nothing_with_room() {
+        let p = plan(400, 2);
+        let md = render(&p, 3_000);
+        assert!(md.contains("tenants from the table"), "{md}");
+        assert!(md.contains("| … "), "{md}");
+        assert!(md.contains("more tenants | 0 |"), "{md}");
+        assert!(md.contains("reasons for approval"), "{md}");
+
+        let full = render(&p, usize::MAX / 2);
+        assert!(!full.contains("Cut to stay under"));
+        assert_eq!(full.matches("<details>").count(), 400);
+        assert_eq!(full.matches("```diff").count(), 800);
+    }
+
+    #[test]
+    fn budgets_below_the_minimum_are_refused() {
+        assert_eq!(parse_budget("60000"), Ok(60_000));
+        assert!(parse_budget("999").is_err());
+        assert!(parse_budget("lots").is_err());
+    }
 }

@@ -6,6 +6,8 @@ pub mod json;
 pub mod markdown;
 pub mod text;
 
+use std::collections::HashMap;
+
 use similar::{ChangeTag, TextDiff};
 
 use super::{Action, Change, Counts, Plan, SHARED};
@@ -25,11 +27,17 @@ pub fn tenant_order(plan: &Plan) -> Vec<(&str, &Counts)> {
     v
 }
 
-/// The changes of one tenant (`SHARED` for shared objects).
-pub fn changes_of<'a>(plan: &'a Plan, tenant: &'a str) -> impl Iterator<Item = &'a Change> + 'a {
-    plan.changes
-        .iter()
-        .filter(move |c| c.tenant.as_deref().unwrap_or(SHARED) == tenant)
+/// Each tenant's changes (`SHARED` for shared objects), in plan order,
+/// gathered in one pass: looking them up tenant by tenant would scan every
+/// change once per tenant.
+pub fn changes_by_tenant(plan: &Plan) -> HashMap<&str, Vec<&Change>> {
+    let mut by: HashMap<&str, Vec<&Change>> = HashMap::new();
+    for c in &plan.changes {
+        by.entry(c.tenant.as_deref().unwrap_or(SHARED))
+            .or_default()
+            .push(c);
+    }
+    by
 }
 
 /// `+3 ~2 -1`

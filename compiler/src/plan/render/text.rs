@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{action_word, changes_of, object_diff, short, tenant_order, Line};
+use super::{action_word, changes_by_tenant, object_diff, short, tenant_order, Line};
 use crate::plan::{sign, Action, Plan};
 
 struct Style {
@@ -90,13 +90,14 @@ pub fn render(plan: &Plan, color: bool) -> String {
         }
     }
 
+    let by_tenant = changes_by_tenant(plan);
     for (t, c) in tenant_order(plan) {
         if c.changes() == 0 {
             continue;
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "{}", st.paint("1", &format!("── {t} ({})", short(c))));
-        for change in changes_of(plan, t) {
+        for change in by_tenant.get(t).into_iter().flatten() {
             let (sym, word) = action_word(change.action);
             let _ = writeln!(out);
             let _ = writeln!(
