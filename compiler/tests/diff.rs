@@ -248,3 +248,38 @@ fn a_change_to_a_shared_object_is_compared_in_full() {
         BTreeSet::from(["le-zinc".to_string(), "(shared)".to_string()])
     );
 }
+
+/// A change to the collective itself: every tenant is compiled against each
+/// revision's collective in the same process, so each must see its own.
+#[test]
+fn a_collective_change_is_seen_by_every_tenant_it_reaches() {
+    let tmp = test_repo(false);
+    let t = tmp.path();
+    edit(
+        t,
+        "infra/jardin.ncl",
+        "host = \"smtp.jardins-numeriques.org\",",
+        "host = \"smtp.jardins-numeriques.org\",\n      port = 465,",
+    );
+    let (code, json, err) = jardin(t, &["diff", "HEAD", "--root", "infra", "--format", "json"]);
+    assert_eq!(code, 2, "{err}\n{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["unaffected_tenants"], 0);
+    let changes = v["objects"]["changes"].as_array().unwrap();
+    let ports: BTreeSet<&str> = changes
+        .iter()
+        .flat_map(|c| c["fields"].as_array().into_iter().flatten())
+        .filter_map(|f| f["path"].as_str())
+        .filter(|p| p.contains("SMTP_PORT"))
+        .collect();
+    assert!(!ports.is_empty(), "{json}");
+    // Every Nextcloud sends mail through the relay (egress to 465 and 587
+    // is already allowed): those change, nothing else.
+    assert!(
+        changes
+            .iter()
+            .all(|c| c["kind"] == "Deployment" && c["name"] == "nextcloud"),
+        "{json}"
+    );
+    assert_eq!(changes.len(), 6, "{json}");
+}

@@ -9,6 +9,7 @@ mod embedded;
 mod nickel;
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
@@ -35,11 +36,21 @@ pub struct Evaluated {
 const CONTEXT_USES: usize = 400;
 
 thread_local! {
-    /// One interpreter context per worker thread, tagged with the hash of the
-    /// collective it was loaded with.
-    static CONTEXT: RefCell<Option<(blake3::Hash, NickelContext)>> = const { RefCell::new(None) };
+    /// One interpreter context per worker thread. The catalog, the
+    /// collective and the tenants are all evaluated in it, so the stdlib is
+    /// parsed and typechecked once per thread.
+    static CONTEXT: RefCell<Option<WorkerContext>> = const { RefCell::new(None) };
     /// Set while this thread runs the interpreter, so the panic hook stays quiet.
     static IN_NICKEL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A worker's context and what it was loaded with.
+struct WorkerContext {
+    /// The hash of the root's own catalog (`None`: the embedded one).
+    catalog: Option<blake3::Hash>,
+    /// The collectives added to it, each as `collective-<hash>.json`.
+    collectives: HashSet<blake3::Hash>,
+    ctx: NickelContext,
 }
 
 /// Installs a panic hook that keeps interpreter panics off stderr: they are
@@ -155,20 +166,21 @@ impl Evaluator {
             "let jardin = import \"jardin/std.ncl\" in (import {}) | jardin.Collective",
             nickel_string(&path)
         );
-        let mut ctx = NickelContext::new(&[]);
-        let out = guarded(
-            || {
-                ctx.eval(
-                    &self.naming(),
-                    &path,
-                    &file.text,
-                    "collective-main.ncl",
-                    main,
-                    "",
-                )
-            },
-            &file,
-        )?;
+        let out = self.with_context(|worker| {
+            guarded(
+                || {
+                    worker.ctx.eval(
+                        &self.naming(),
+                        &path,
+                        &file.text,
+                        "collective-main.ncl",
+                        main,
+                        "",
+                    )
+                },
+                &file,
+            )
+        })?;
         Ok(Evaluated {
             value: out.value,
             source_map: out.source_map,
@@ -195,28 +207,71 @@ impl Evaluator {
 
     /// The catalog's metadata with this root's own apps.
     pub fn root_catalog(&self) -> Result<serde_json::Value, Vec<Diagnostic>> {
-        Self::catalog_with(&self.extra_sources(), &self.naming())
+        self.catalog_metadata()
     }
 
     /// The catalog's metadata: every app without its render function.
     pub fn catalog() -> Result<serde_json::Value, Vec<Diagnostic>> {
-        let naming = Naming {
-            root: Path::new("/"),
-        };
-        Self::catalog_with(&[], &naming)
+        Evaluator {
+            root: PathBuf::from("/"),
+            cache: None,
+            local_catalog: None,
+        }
+        .catalog_metadata()
     }
 
-    fn catalog_with(
-        extra: &[(&str, &str, InputFormat)],
-        naming: &Naming<'_>,
-    ) -> Result<serde_json::Value, Vec<Diagnostic>> {
+    fn catalog_metadata(&self) -> Result<serde_json::Value, Vec<Diagnostic>> {
         let main = "let catalog = import \"jardin/catalog/index.ncl\" in \
                     std.record.map (fun _id app => std.record.remove \"render\" (std.record.remove \"Settings\" app)) catalog"
             .to_string();
         let path = PathBuf::from(format!("{}/catalog-main-user.ncl", nickel::VIRTUAL_ROOT));
-        let mut ctx = NickelContext::new(extra);
-        ctx.eval(naming, &path, "{}", "catalog-main.ncl", main, "")
-            .map(|o| o.value)
+        let file = SourceFile::new("<catalog>".to_string(), String::new());
+        self.with_context(|worker| {
+            guarded(
+                || {
+                    worker
+                        .ctx
+                        .eval(&self.naming(), &path, "{}", "catalog-main.ncl", main, "")
+                },
+                &file,
+            )
+        })
+        .map(|o| o.value)
+    }
+
+    /// Runs `f` with this thread's interpreter context, made afresh when it
+    /// was loaded with another catalog, has served [`CONTEXT_USES`] files,
+    /// or after the interpreter panicked in it.
+    fn with_context<T>(
+        &self,
+        f: impl FnOnce(&mut WorkerContext) -> Result<T, Vec<Diagnostic>>,
+    ) -> Result<T, Vec<Diagnostic>> {
+        let catalog = self.local_catalog.as_ref().map(|(_, h)| *h);
+        CONTEXT.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let fresh = match &*slot {
+                Some(w) => w.catalog == catalog && w.ctx.uses < CONTEXT_USES,
+                None => false,
+            };
+            if !fresh {
+                *slot = Some(WorkerContext {
+                    catalog,
+                    collectives: HashSet::new(),
+                    ctx: NickelContext::new(&self.extra_sources()),
+                });
+            }
+            let worker = slot.as_mut().expect("context was just made");
+            let result = f(worker);
+            if result
+                .as_ref()
+                .err()
+                .is_some_and(|d| d.iter().any(|d| d.code == "J0006"))
+            {
+                // A panic may leave the context inconsistent: start afresh.
+                *slot = None;
+            }
+            result
+        })
     }
 
     /// Evaluates every tenant file against the `Tenant` contract and compiles
@@ -262,27 +317,23 @@ impl Evaluator {
                 return Ok(hit);
             }
         }
+        // Each collective is its own source, so one context serves several
+        // (`jardin diff` compiles two revisions).
+        let collective_source = format!("collective-{}.json", collective_hash.to_hex());
         let main = format!(
             "let jardin = import \"jardin/std.ncl\" in \
-             jardin.compile_tenant (import \"collective.json\") ((import {}) | jardin.Tenant)",
+             jardin.compile_tenant (import \"{collective_source}\") ((import {}) | jardin.Tenant)",
             nickel_string(path)
         );
-        let out = CONTEXT.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            let stale = match &*slot {
-                Some((h, ctx)) => *h != collective_hash || ctx.uses >= CONTEXT_USES,
-                None => true,
-            };
-            if stale {
-                let mut extra = self.extra_sources();
-                extra.push(("collective.json", collective_json, InputFormat::Json));
-                let ctx = NickelContext::new(&extra);
-                *slot = Some((collective_hash, ctx));
+        let out = self.with_context(|worker| {
+            if worker.collectives.insert(collective_hash) {
+                worker
+                    .ctx
+                    .add_source(&collective_source, collective_json, InputFormat::Json);
             }
-            let (_, ctx) = slot.as_mut().expect("context was just created");
-            let result = guarded(
+            guarded(
                 || {
-                    ctx.eval(
+                    worker.ctx.eval(
                         &self.naming(),
                         path,
                         &file.text,
@@ -292,16 +343,7 @@ impl Evaluator {
                     )
                 },
                 &file,
-            );
-            if result
-                .as_ref()
-                .err()
-                .is_some_and(|d| d.iter().any(|d| d.code == "J0006"))
-            {
-                // A panic may leave the context inconsistent: start afresh.
-                *slot = None;
-            }
-            result
+            )
         })?;
         if let Some(cache) = &self.cache {
             cache.store(&key, &out);
