@@ -166,19 +166,14 @@ impl Evaluator {
             "let jardin = import \"jardin/std.ncl\" in (import {}) | jardin.Collective",
             nickel_string(&path)
         );
-        let out = self.with_context(|worker| {
-            guarded(
-                || {
-                    worker.ctx.eval(
-                        &self.naming(),
-                        &path,
-                        &file.text,
-                        "collective-main.ncl",
-                        main,
-                        "",
-                    )
-                },
-                &file,
+        let out = self.with_context(&file, |worker| {
+            worker.ctx.eval(
+                &self.naming(),
+                &path,
+                &file.text,
+                "collective-main.ncl",
+                main,
+                "",
             )
         })?;
         Ok(Evaluated {
@@ -226,24 +221,21 @@ impl Evaluator {
             .to_string();
         let path = PathBuf::from(format!("{}/catalog-main-user.ncl", nickel::VIRTUAL_ROOT));
         let file = SourceFile::new("<catalog>".to_string(), String::new());
-        self.with_context(|worker| {
-            guarded(
-                || {
-                    worker
-                        .ctx
-                        .eval(&self.naming(), &path, "{}", "catalog-main.ncl", main, "")
-                },
-                &file,
-            )
+        self.with_context(&file, |worker| {
+            worker
+                .ctx
+                .eval(&self.naming(), &path, "{}", "catalog-main.ncl", main, "")
         })
         .map(|o| o.value)
     }
 
     /// Runs `f` with this thread's interpreter context, made afresh when it
     /// was loaded with another catalog, has served [`CONTEXT_USES`] files,
-    /// or after the interpreter panicked in it.
+    /// or after the interpreter panicked in it. A panic becomes a diagnostic
+    /// on `file`.
     fn with_context<T>(
         &self,
+        file: &SourceFile,
         f: impl FnOnce(&mut WorkerContext) -> Result<T, Vec<Diagnostic>>,
     ) -> Result<T, Vec<Diagnostic>> {
         let catalog = self.local_catalog.as_ref().map(|(_, h)| *h);
@@ -261,7 +253,7 @@ impl Evaluator {
                 });
             }
             let worker = slot.as_mut().expect("context was just made");
-            let result = f(worker);
+            let result = guarded(|| f(worker), file);
             if result
                 .as_ref()
                 .err()
@@ -325,24 +317,19 @@ impl Evaluator {
              jardin.compile_tenant (import \"{collective_source}\") ((import {}) | jardin.Tenant)",
             nickel_string(path)
         );
-        let out = self.with_context(|worker| {
+        let out = self.with_context(&file, |worker| {
             if worker.collectives.insert(collective_hash) {
                 worker
                     .ctx
                     .add_source(&collective_source, collective_json, InputFormat::Json);
             }
-            guarded(
-                || {
-                    worker.ctx.eval(
-                        &self.naming(),
-                        path,
-                        &file.text,
-                        "tenant-main.ncl",
-                        main,
-                        "tenant",
-                    )
-                },
-                &file,
+            worker.ctx.eval(
+                &self.naming(),
+                path,
+                &file.text,
+                "tenant-main.ncl",
+                main,
+                "tenant",
             )
         })?;
         if let Some(cache) = &self.cache {
