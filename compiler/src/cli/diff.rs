@@ -29,8 +29,8 @@ pub struct DiffArgs {
     /// Also write the JSON review to this file.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Size budget of the Markdown object diffs, in characters.
-    #[arg(long, default_value_t = render::markdown::DEFAULT_BUDGET, value_parser = render::markdown::parse_budget)]
+    /// Size budget of the Markdown review, in characters.
+    #[arg(long, default_value_t = render::markdown::DEFAULT_BUDGET, value_parser = review::render::parse_budget)]
     pub markdown_budget: usize,
 }
 

@@ -16,12 +16,17 @@ pub const MIN_BUDGET: usize = 1_000;
 
 /// Parses `--markdown-budget`: a number of characters, at least [`MIN_BUDGET`].
 pub fn parse_budget(s: &str) -> Result<usize, String> {
+    parse_budget_at_least(s, MIN_BUDGET)
+}
+
+/// Parses a number of characters of at least `min`.
+pub fn parse_budget_at_least(s: &str, min: usize) -> Result<usize, String> {
     let n: usize = s
         .parse()
         .map_err(|_| format!("expected a number of characters, got {s:?}"))?;
-    if n < MIN_BUDGET {
+    if n < min {
         return Err(format!(
-            "a Markdown plan needs at least {MIN_BUDGET} characters (heading, totals, note)"
+            "a Markdown comment needs at least {min} characters (heading, totals, notes)"
         ));
     }
     Ok(n)
@@ -255,66 +260,8 @@ fn approvals_block(plan: &Plan, room: usize, cut: &mut Cut) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use serde_json::json;
-
     use super::*;
-    use crate::plan::diff::{FieldChange, Op};
-    use crate::plan::{Action, Change, ObjectId};
-
-    /// `tenants` tenants with `per_tenant` updated Deployments each, every
-    /// update with a diff, and one change in ten needing approval.
-    fn plan(tenants: usize, per_tenant: usize) -> Plan {
-        let mut p = Plan {
-            format_version: 1,
-            desired_hash: String::new(),
-            live_hash: String::new(),
-            live_sources: BTreeMap::new(),
-            summary: Counts::default(),
-            tenants: BTreeMap::new(),
-            approval: vec!["deletes 12 objects, more than --max-deletes 10".into()],
-            changes: Vec::new(),
-        };
-        for t in 0..tenants {
-            let tenant = format!("association-numero-{t:05}");
-            let counts = p.tenants.entry(tenant.clone()).or_default();
-            counts.unchanged = 40;
-            for i in 0..per_tenant {
-                counts.update += 1;
-                let object = |image: &str| json!({ "kind": "Deployment", "spec": { "replicas": 2, "image": image, "env": [i, t] } });
-                p.changes.push(Change {
-                    action: Action::Update,
-                    id: ObjectId {
-                        cluster: "louise-michel".into(),
-                        namespace: format!("{tenant}-app{i}"),
-                        group: "apps".into(),
-                        kind: "Deployment".into(),
-                        name: "nextcloud".into(),
-                    },
-                    api_version: "apps/v1".into(),
-                    tenant: Some(tenant.clone()),
-                    fields: vec![FieldChange {
-                        op: Op::Replace,
-                        path: "spec.image".into(),
-                        before: None,
-                        after: None,
-                    }],
-                    reason: None,
-                    approval: if (t + i) % 10 == 0 {
-                        vec!["changes an immutable field".into()]
-                    } else {
-                        Vec::new()
-                    },
-                    desired: Some(object("nextcloud:31")),
-                    live: Some(object("nextcloud:30")),
-                });
-            }
-            p.summary.update += per_tenant;
-            p.summary.unchanged += 40;
-        }
-        p
-    }
+    use crate::test_support::plan_of_updates as plan;
 
     #[test]
     fn stays_within_any_budget() {
