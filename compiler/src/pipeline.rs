@@ -2,7 +2,7 @@
 //! The CLI calls [`compile`]; nothing here reads argv or prints.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -37,6 +37,19 @@ pub struct Options {
     /// Compile only these tenant files (by id), when set: a review leaves
     /// out the tenants whose inputs are the same at both revisions.
     pub only: Option<std::collections::BTreeSet<String>>,
+    /// Told how far the tenants are (a progress bar on a terminal).
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+/// Follows the tenants phase, the long part of a compilation. Called from
+/// every worker thread.
+pub trait Progress: Send + Sync + std::fmt::Debug {
+    /// The phase starts, with this many tenants to compile.
+    fn start(&self, tenants: usize);
+    /// One more tenant compiled, evaluated or taken from the cache.
+    fn tenant_done(&self);
+    /// The phase is over.
+    fn finish(&self);
 }
 
 /// Time spent in each phase, for `-v` and the benchmarks.
@@ -232,10 +245,23 @@ pub fn compile(opts: &Options) -> Compilation {
         .collect();
     let session = evaluator.tenant_session(&collective_eval.value);
     let catalog = &out.catalog;
+    let progress = opts.progress.as_deref();
+    if let Some(p) = progress {
+        p.start(files.len());
+    }
     let per_tenant: Vec<TenantOutcome> = files
         .par_iter()
-        .map(|path| compile_tenant(&session, &collective, catalog, opts, path))
+        .map(|path| {
+            let outcome = compile_tenant(&session, &collective, catalog, opts, path);
+            if let Some(p) = progress {
+                p.tenant_done();
+            }
+            outcome
+        })
         .collect();
+    if let Some(p) = progress {
+        p.finish();
+    }
     let mut coverage = backup::Coverage::default();
     let mut objects: Vec<DesiredObject> = Vec::new();
     // Sized once, with room for the few shared objects: growing a vector
@@ -598,4 +624,47 @@ fn cycle_diagnostic(cycle: &graph::Cycle, tenants: &[TenantUnit]) -> Diagnostic 
         d = d.with_span(span.as_ref(), format!("{} needs the next step", n.label()));
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// Counts what the pipeline tells it.
+    #[derive(Debug, Default)]
+    struct Counter {
+        started: AtomicUsize,
+        done: AtomicUsize,
+        finished: AtomicUsize,
+    }
+
+    impl Progress for Counter {
+        fn start(&self, tenants: usize) {
+            self.started.fetch_add(tenants, Ordering::SeqCst);
+        }
+        fn tenant_done(&self) {
+            self.done.fetch_add(1, Ordering::SeqCst);
+        }
+        fn finish(&self) {
+            self.finished.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn progress_hears_of_every_tenant_once() {
+        let counter = Arc::new(Counter::default());
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/collective");
+        let c = compile(&Options {
+            root,
+            progress: Some(counter.clone()),
+            ..Default::default()
+        });
+        assert_eq!(c.errors(), 0);
+        assert_eq!(counter.started.load(Ordering::SeqCst), 9);
+        assert_eq!(counter.done.load(Ordering::SeqCst), 9);
+        assert_eq!(counter.finished.load(Ordering::SeqCst), 1);
+    }
 }

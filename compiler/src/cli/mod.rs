@@ -9,6 +9,7 @@ mod diff;
 mod dns;
 mod graph;
 mod plan;
+mod progress;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -250,6 +251,7 @@ pub(crate) fn options(g: &Global, root: PathBuf) -> Options {
         keep_objects: false,
         manifests_to: None,
         only: None,
+        progress: progress::tenants_bar(g),
     }
 }
 
