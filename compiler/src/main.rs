@@ -1,8 +1,9 @@
-use clap::Parser;
-
 fn main() {
     jardin::alloc::tune();
     jardin::eval::install_panic_hook();
-    let cli = jardin::cli::Cli::parse();
-    std::process::exit(jardin::cli::run(cli));
+    let code = match jardin::cli::parse() {
+        Ok(cli) => jardin::cli::run(cli),
+        Err(code) => code,
+    };
+    std::process::exit(code);
 }

@@ -184,3 +184,18 @@ fn catalog_lists_the_apps() {
     assert_eq!(code, 1);
     assert!(err.contains("did you mean \"hedgedoc\"?"));
 }
+
+/// A mistyped flag is an error (1), never "there are changes" (2): CI
+/// scripts accept 2 from `jardin plan` and `jardin diff`.
+#[test]
+fn a_usage_error_exits_1_and_help_exits_0() {
+    let (code, _, err) = jardin(&["plan", "examples/minimal", "--live-snapshot", "x"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--live-snapshot"), "{err}");
+    let (code, _, err) = jardin(&["plan", "examples/minimal", "--markdown-budget", "999"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("at least 1000 characters"), "{err}");
+    let (code, stdout, _) = jardin(&["plan", "--help"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("--markdown-budget"), "{stdout}");
+}

@@ -265,6 +265,20 @@ pub(crate) fn timings(g: &Global, c: &Compilation) {
     }
 }
 
+/// Parses argv. A usage error exits 1, like any other error: clap's own
+/// code for it is 2, which means "there are changes" to CI scripts that
+/// run `jardin plan … || test $? -eq 2`. `--help` and `--version` exit 0.
+pub fn parse() -> Result<Cli, i32> {
+    Cli::try_parse().map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            exit::ERROR
+        } else {
+            exit::OK
+        }
+    })
+}
+
 pub fn run(cli: Cli) -> i32 {
     let out = Output::new(&cli.global);
     let g = &cli.global;
