@@ -109,6 +109,16 @@ fn tenants_changed(json: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The JSON review of the working tree against HEAD, which must have
+/// changes and have compared every tenant.
+fn review_in_full(t: &Path) -> (serde_json::Value, String) {
+    let (code, json, err) = jardin(t, &["diff", "HEAD", "--root", "infra", "--format", "json"]);
+    assert_eq!(code, 2, "{err}\n{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["unaffected_tenants"], 0, "{json}");
+    (v, json)
+}
+
 #[test]
 fn a_one_tenant_change_touches_only_that_tenant() {
     let tmp = test_repo(false);
@@ -237,10 +247,7 @@ fn a_change_to_a_shared_object_is_compared_in_full() {
         "version = \"1.10.2\" },",
         "version = \"1.10.2\" },\n    notes = { app = \"hedgedoc\", host = \"notes.lezinc.org\" },",
     );
-    let (code, json, err) = jardin(t, &["diff", "HEAD", "--root", "infra", "--format", "json"]);
-    assert_eq!(code, 2, "{err}\n{json}");
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v["unaffected_tenants"], 0);
+    let (v, json) = review_in_full(t);
     let shared = &v["objects"]["tenants"]["(shared)"];
     assert_eq!(shared["update"], 1, "{json}");
     assert_eq!(
@@ -261,10 +268,7 @@ fn a_collective_change_is_seen_by_every_tenant_it_reaches() {
         "host = \"smtp.jardins-numeriques.org\",",
         "host = \"smtp.jardins-numeriques.org\",\n      port = 465,",
     );
-    let (code, json, err) = jardin(t, &["diff", "HEAD", "--root", "infra", "--format", "json"]);
-    assert_eq!(code, 2, "{err}\n{json}");
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v["unaffected_tenants"], 0);
+    let (v, json) = review_in_full(t);
     let changes = v["objects"]["changes"].as_array().unwrap();
     let ports: BTreeSet<&str> = changes
         .iter()

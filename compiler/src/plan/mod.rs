@@ -119,6 +119,17 @@ pub struct Counts {
     pub unchanged: usize,
 }
 
+impl<'a> std::iter::Sum<&'a Counts> for Counts {
+    fn sum<I: Iterator<Item = &'a Counts>>(counts: I) -> Counts {
+        counts.fold(Counts::default(), |a, c| Counts {
+            create: a.create + c.create,
+            update: a.update + c.update,
+            delete: a.delete + c.delete,
+            unchanged: a.unchanged + c.unchanged,
+        })
+    }
+}
+
 impl Counts {
     pub fn changes(&self) -> usize {
         self.create + self.update + self.delete
@@ -495,13 +506,7 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
     changes.sort_by(|a, b| {
         (a.tenant.is_none(), &a.tenant, &a.id).cmp(&(b.tenant.is_none(), &b.tenant, &b.id))
     });
-    let mut summary = Counts::default();
-    for c in tenants.values() {
-        summary.create += c.create;
-        summary.update += c.update;
-        summary.delete += c.delete;
-        summary.unchanged += c.unchanged;
-    }
+    let summary: Counts = tenants.values().sum();
     Ok(Plan {
         format_version: FORMAT_VERSION,
         desired_hash,

@@ -140,13 +140,7 @@ pub fn render(plan: &Plan, budget: usize) -> String {
         listed += 1;
     }
     if listed < changed.len() {
-        let mut rest = Counts::default();
-        for (_, c) in &changed[listed..] {
-            rest.create += c.create;
-            rest.update += c.update;
-            rest.delete += c.delete;
-            rest.unchanged += c.unchanged;
-        }
+        let rest: Counts = changed[listed..].iter().map(|(_, c)| *c).sum();
         cut.rows = changed.len() - listed;
         let _ = writeln!(
             out,
@@ -165,23 +159,19 @@ pub fn render(plan: &Plan, budget: usize) -> String {
         .iter()
         .map(|(t, c)| format!("<details><summary><b>{t}</b>: {}</summary>\n\n", short(c)))
         .collect();
-    let mut frames = 0;
-    let mut room = budget.saturating_sub(out.len() + NOTE_ROOM);
+    let (mut frames, mut framed) = (0, 0);
     for open in &opens {
-        if open.len() + close.len() > room {
+        let cost = open.len() + close.len();
+        if out.len() + framed + cost + NOTE_ROOM > budget {
             break;
         }
-        room -= open.len() + close.len();
+        framed += cost;
         frames += 1;
     }
     cut.sections = listed - frames;
     // What must still fit after the current point: the frames of the
     // tenants not yet written, and the note.
-    let mut reserve = NOTE_ROOM
-        + opens[..frames]
-            .iter()
-            .map(|o| o.len() + close.len())
-            .sum::<usize>();
+    let mut reserve = NOTE_ROOM + framed;
     let by_tenant = changes_by_tenant(plan);
     for ((t, _), open) in changed.iter().zip(&opens[..frames]) {
         out.push_str(open);
