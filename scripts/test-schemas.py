@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks for the JSON schemas under compiler/schemas.
+"""Checks for the JSON schemas under crates/compiler/schemas.
 
 Needs the PyPI package ``jsonschema`` (>= 4.18, for ``referencing``).  If it is
 not importable, the script creates a virtualenv in ``$TMPDIR/jardin-schema-test-venv``
@@ -17,7 +17,7 @@ Checks:
     lists properties says what to do with other properties (strict);
   * (b) a small realistic object of each kind validates;
   * (c) wrong types, unknown fields and typical typos are rejected;
-  * known quirks of the upstream schemas (documented in compiler/schemas/README.md) still hold.
+  * known quirks of the upstream schemas (documented in crates/compiler/schemas/README.md) still hold.
 Ends with a line "N passed, M failed"; exit status 1 if anything failed.
 """
 

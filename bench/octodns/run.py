@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """octodns-sync planning the same 1,000 zones as jardin's DNS bench.
 
-jardin's figure comes from `compiler/tests/dns_knot.rs` (bench_plan_1000_zones):
+jardin's figure comes from `crates/jardin/tests/dns_knot.rs` (bench_plan_1000_zones):
 1,000 tenants, each with its own zone benchNNNN.org, three apps (one at the
 apex) and a sending domain, served by one Knot DNS on 127.0.0.1 over TCP with
 TSIG (hmac-sha256). This script measures octoDNS computing the same plan:
@@ -54,7 +54,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-# The Rust bench's test key (compiler/tests/dns_knot.rs, SECRET).
+# The Rust bench's test key (crates/jardin/tests/dns_knot.rs, SECRET).
 SECRET = "ZGVhZGJlZWYtdGhpcy1pcy10aGUtdGVzdC1zZWNyZXQtMzI="
 KEY = "jardin"
 
@@ -64,7 +64,7 @@ def zone_names(n):
 
 
 def initial_zone(apex):
-    # Same as initial_zone() in compiler/tests/dns_knot.rs.
+    # Same as initial_zone() in crates/jardin/tests/dns_knot.rs.
     return (
         f"$ORIGIN {apex}.\n$TTL 3600\n"
         "@ 3600 IN SOA ns1.example.net. hostmaster.example.net. 1 3600 900 1209600 300\n"
@@ -140,7 +140,7 @@ class Knot:
             (self.dir / "zones" / f"{apex}.zone").write_text(text)
         self.port = free_port()
         d = self.dir
-        # Same settings as Knot::start in compiler/tests/dns_knot.rs.
+        # Same settings as Knot::start in crates/jardin/tests/dns_knot.rs.
         conf = (
             f'server:\n  rundir: "{d / "run"}"\n  listen: 127.0.0.1@{self.port}\n'
             f'database:\n  storage: "{d / "db"}"\n'

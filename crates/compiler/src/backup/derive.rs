@@ -1,0 +1,670 @@
+//! Pure derivation: coverage → Kubernetes objects, and the details the
+//! report shows (computed here once, so the report says exactly what the
+//! objects do). No IO, no clock, no randomness.
+//!
+//! - Databases live on shared CloudNativePG clusters, which back up whole:
+//!   one `ScheduledBackup` per cluster and the cluster's
+//!   `spec.backup.barmanObjectStore` (WAL archiving gives point-in-time
+//!   recovery). The cluster follows the collective's target and schedule;
+//!   its recovery window is the longest that any tenant on it asks for.
+//! - Volumes, buckets and escrowed secrets of an app are backed up by one
+//!   k8up `Schedule` in the app's namespace (backup, check, prune), into a
+//!   restic repository of its own at `<target>/<prefix>/<cluster>/<namespace>`.
+//!   k8up reads PVCs; a bucket is streamed by a `PreBackupPod` running
+//!   rclone, a secret that encrypts data by a `PreBackupPod` running tar.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Map, Value};
+
+use super::schedule;
+use super::{source_secret, Coverage, Kind, Method, Piece, Status};
+use crate::emit::k8s::add_labels;
+use crate::emit::DesiredObject;
+use jardin_core::kube::{GENERATE_ANNOTATION, MANAGED_BY, TENANT_LABEL};
+use jardin_core::model::{BackupTarget, Collective, Retention};
+
+/// Namespace where the collective keeps the backup credentials and keys;
+/// jardin replicates them from there into the namespaces that need them.
+pub const BACKUP_NAMESPACE: &str = "jardin-backup";
+const REPLICATE_FROM: &str = "replicator.v1.mittwald.de/replicate-from";
+const REPLICATION_ALLOWED: &str = "replicator.v1.mittwald.de/replication-allowed";
+const REPLICATION_NAMESPACES: &str = "replicator.v1.mittwald.de/replication-allowed-namespaces";
+/// k8up skips a PVC annotated with this set to "false".
+pub const K8UP_BACKUP_ANNOTATION: &str = "k8up.io/backup";
+const RCLONE_IMAGE: &str = "docker.io/rclone/rclone:1.69";
+const BUSYBOX_IMAGE: &str = "docker.io/library/busybox:1.37";
+/// Secret names in an app namespace.
+const TARGET_SECRET: &str = "backup-target";
+const REPO_SECRET: &str = "backup-repo";
+
+/// How long a piece is kept.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kept {
+    Generations(Retention),
+    Window { days: u32 },
+}
+
+/// What a covered piece gets, as the report shows it.
+#[derive(Clone, Debug)]
+pub struct Detail {
+    /// Five-field cron (UTC).
+    pub schedule: String,
+    pub verify: Option<String>,
+    pub kept: Kept,
+    pub target: String,
+    pub location: String,
+    /// `s3://bucket/path` of the repository or barman destination.
+    pub destination: String,
+    pub endpoint: String,
+    /// Output paths of the objects that implement it.
+    pub objects: Vec<String>,
+}
+
+fn join_path(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .flat_map(|p| p.split('/'))
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn obj_path(cluster: &str, namespace: &str, kind: &str, name: &str) -> String {
+    format!(
+        "k8s/{cluster}/{namespace}/{}-{name}.yaml",
+        kind.to_lowercase()
+    )
+}
+
+/// The backup of one shared CloudNativePG cluster.
+#[derive(Clone, Debug)]
+pub struct PgBackup {
+    pub schedule: String,
+    pub pitr_days: u32,
+    pub target: String,
+}
+
+/// (cluster, namespace, name) of a CloudNativePG cluster → its backup.
+pub fn pg_backups(
+    collective: &Collective,
+    cov: &Coverage,
+) -> BTreeMap<(String, String, String), PgBackup> {
+    let mut out: BTreeMap<(String, String, String), PgBackup> = BTreeMap::new();
+    let Some(base) = &collective.defaults.backup else {
+        return out;
+    };
+    for p in &cov.pieces {
+        let (Some(e), Some((ns, name))) = (p.effective(), &p.pg) else {
+            continue;
+        };
+        let key = (p.cluster.clone(), ns.clone(), name.clone());
+        let entry = out.entry(key).or_insert_with(|| PgBackup {
+            schedule: schedule::resolve(
+                &base.schedule,
+                &format!("{}/{ns}/{name}", p.cluster),
+                &base.window,
+            ),
+            pitr_days: 0,
+            target: base.target.clone(),
+        });
+        entry.pitr_days = entry.pitr_days.max(e.policy.pitr_days).max(1);
+    }
+    out
+}
+
+/// What a covered piece gets; `None` when it is not covered or its target
+/// is unknown (J0107 reports it).
+pub fn detail(
+    collective: &Collective,
+    pg: &BTreeMap<(String, String, String), PgBackup>,
+    p: &Piece,
+) -> Option<Detail> {
+    let e = p.effective()?;
+    if p.kind == Kind::Database {
+        let (ns, name) = p.pg.as_ref()?;
+        let b = pg.get(&(p.cluster.clone(), ns.clone(), name.clone()))?;
+        let t = collective.backup_targets.get(&b.target)?;
+        return Some(Detail {
+            schedule: b.schedule.clone(),
+            verify: None,
+            kept: Kept::Window { days: b.pitr_days },
+            target: b.target.clone(),
+            location: t.location.clone(),
+            destination: pg_destination(t, &p.cluster, name),
+            endpoint: t.endpoint.clone(),
+            objects: vec![
+                obj_path(&p.cluster, ns, "Cluster", name),
+                obj_path(&p.cluster, ns, "ScheduledBackup", name),
+            ],
+        });
+    }
+    let t = collective.backup_targets.get(&e.policy.target)?;
+    let key = format!("{}/{}", p.tenant, p.instance);
+    let mut objects = vec![obj_path(&p.cluster, &p.namespace, "Schedule", "backup")];
+    match p.method {
+        Method::K8upRclone => objects.push(obj_path(
+            &p.cluster,
+            &p.namespace,
+            "PreBackupPod",
+            &format!("bucket-{}", p.name),
+        )),
+        Method::K8upEscrow => {
+            objects.push(obj_path(&p.cluster, &p.namespace, "PreBackupPod", "escrow"));
+        }
+        _ => {}
+    }
+    Some(Detail {
+        schedule: schedule::resolve(&e.policy.schedule, &key, &e.policy.window),
+        verify: Some(schedule::resolve(
+            &e.policy.verify_schedule,
+            &format!("{key}/check"),
+            &e.policy.window,
+        )),
+        kept: Kept::Generations(e.policy.retention.clone()),
+        target: e.policy.target.clone(),
+        location: t.location.clone(),
+        destination: format!("s3://{}", repo_bucket(t, &p.cluster, &p.namespace)),
+        endpoint: t.endpoint.clone(),
+        objects,
+    })
+}
+
+fn repo_bucket(t: &BackupTarget, cluster: &str, namespace: &str) -> String {
+    join_path(&[&t.bucket, &t.prefix, cluster, namespace])
+}
+
+fn pg_destination(t: &BackupTarget, cluster: &str, pg_name: &str) -> String {
+    format!(
+        "s3://{}",
+        join_path(&[&t.bucket, &t.prefix, cluster, "postgres", pg_name])
+    )
+}
+
+fn object(api: &str, kind: &str, name: &str, namespace: &str) -> Value {
+    json!({"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": namespace}})
+}
+
+/// A Secret copied by the replicator from `jardin-backup/<source>`.
+fn replica(name: &str, namespace: &str, source: &str) -> Value {
+    let mut s = object("v1", "Secret", name, namespace);
+    s["metadata"]["annotations"] = json!({REPLICATE_FROM: format!("{BACKUP_NAMESPACE}/{source}")});
+    s["type"] = json!("Opaque");
+    s
+}
+
+fn s3_refs(t: &BackupTarget, secret: &str) -> (Value, Value) {
+    (
+        json!({"name": secret, "key": t.credential_keys.access_key_id}),
+        json!({"name": secret, "key": t.credential_keys.secret_access_key}),
+    )
+}
+
+/// Restricted pod security: the app namespaces enforce it.
+fn container_security() -> Value {
+    json!({
+        "allowPrivilegeEscalation": false,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": true,
+        "runAsNonRoot": true,
+        "runAsUser": 65532,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    })
+}
+
+/// Streams a COSI bucket into the backup: rclone copies it to scratch space
+/// with the credentials of the app's own `BucketInfo`, then tar writes it to
+/// stdout, which k8up stores in restic. The sed calls read the BucketInfo
+/// JSON (one line) without needing jq in the image.
+fn bucket_pod(namespace: &str, purpose: &str) -> Value {
+    let script = "set -e; i=/cosi/BucketInfo; v() { sed -n \"s/.*\\\"$1\\\": *\\\"\\([^\\\"]*\\)\\\".*/\\1/p\" $i | head -n 1; }; \
+export RCLONE_CONFIG_SRC_TYPE=s3 RCLONE_CONFIG_SRC_PROVIDER=Other RCLONE_CONFIG_SRC_ENDPOINT=\"$(v endpoint)\" \
+RCLONE_CONFIG_SRC_REGION=\"$(v region)\" RCLONE_CONFIG_SRC_ACCESS_KEY_ID=\"$(v accessKeyID)\" \
+RCLONE_CONFIG_SRC_SECRET_ACCESS_KEY=\"$(v accessSecretKey)\"; \
+rm -rf /scratch/data; rclone copy --quiet \"src:$(v bucketName)\" /scratch/data; tar -cf - -C /scratch/data .";
+    let mut o = object(
+        "k8up.io/v1",
+        "PreBackupPod",
+        &format!("bucket-{purpose}"),
+        namespace,
+    );
+    o["spec"] = json!({
+        "backupCommand": "sh -c 'eval \"$JARDIN_BACKUP\"'",
+        "fileExtension": ".tar",
+        "pod": {"spec": {
+            "containers": [{
+                "name": "rclone",
+                "image": RCLONE_IMAGE,
+                "command": ["sleep", "infinity"],
+                "env": [
+                    {"name": "JARDIN_BACKUP", "value": script},
+                    {"name": "RCLONE_CONFIG", "value": "/scratch/rclone.conf"},
+                    {"name": "HOME", "value": "/scratch"},
+                ],
+                "securityContext": container_security(),
+                "volumeMounts": [
+                    {"name": "cosi", "mountPath": "/cosi", "readOnly": true},
+                    {"name": "scratch", "mountPath": "/scratch"},
+                ],
+            }],
+            "volumes": [
+                {"name": "cosi", "secret": {"secretName": format!("bucket-{purpose}")}},
+                {"name": "scratch", "emptyDir": {}},
+            ],
+        }},
+    });
+    o
+}
+
+/// Escrow: the secrets that encrypt an app's data are written (tar) into the
+/// same encrypted restic repository as the data, so a restore has both.
+fn escrow_pod(namespace: &str, secrets: &[&str]) -> Value {
+    let mut o = object("k8up.io/v1", "PreBackupPod", "escrow", namespace);
+    let mounts: Vec<Value> = secrets
+        .iter()
+        .map(|s| json!({"name": format!("secret-{s}"), "mountPath": format!("/escrow/{s}"), "readOnly": true}))
+        .collect();
+    let volumes: Vec<Value> = secrets
+        .iter()
+        .map(|s| json!({"name": format!("secret-{s}"), "secret": {"secretName": s}}))
+        .collect();
+    o["spec"] = json!({
+        "backupCommand": "tar -chf - -C /escrow .",
+        "fileExtension": ".tar",
+        "pod": {"spec": {
+            "containers": [{
+                "name": "escrow",
+                "image": BUSYBOX_IMAGE,
+                "command": ["sleep", "infinity"],
+                "securityContext": container_security(),
+                "volumeMounts": mounts,
+            }],
+            "volumes": volumes,
+        }},
+    });
+    o
+}
+
+fn labels(tenant: Option<&str>, namespace: Option<&str>) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(MANAGED_BY.into(), json!("jardin"));
+    m.insert("app.kubernetes.io/component".into(), json!("backup"));
+    if let Some(t) = tenant {
+        m.insert(TENANT_LABEL.into(), json!(t));
+        m.insert("app.kubernetes.io/part-of".into(), json!(t));
+    }
+    if let Some(ns) = namespace {
+        m.insert("app.kubernetes.io/instance".into(), json!(ns));
+    }
+    m
+}
+
+/// Every backup object, from the coverage. Cluster-wide objects carry no
+/// tenant; the partial `Cluster` objects are merged into jardin's own by
+/// [`merge`].
+pub fn objects(collective: &Collective, cov: &Coverage) -> Vec<DesiredObject> {
+    derive(collective, cov, Scope::All)
+}
+
+/// The backup objects of the tenants in `cov`, in their app namespaces:
+/// enough to emit one tenant at a time, from that tenant's coverage.
+pub fn tenant_objects(collective: &Collective, cov: &Coverage) -> Vec<DesiredObject> {
+    derive(collective, cov, Scope::Tenants)
+}
+
+/// The cluster-wide backup objects (repository keys, database backups),
+/// which depend on every tenant's coverage.
+pub fn shared_objects(collective: &Collective, cov: &Coverage) -> Vec<DesiredObject> {
+    derive(collective, cov, Scope::Shared)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    All,
+    Tenants,
+    Shared,
+}
+
+fn derive(collective: &Collective, cov: &Coverage, scope: Scope) -> Vec<DesiredObject> {
+    let mut out = Vec::new();
+    // Volume and bucket pieces never read the database schedules.
+    let pg = if scope == Scope::Tenants {
+        BTreeMap::new()
+    } else {
+        pg_backups(collective, cov)
+    };
+
+    // Per app namespace: the k8up pieces, grouped.
+    let mut by_ns: BTreeMap<(String, String, String), Vec<&Piece>> = BTreeMap::new();
+    for p in &cov.pieces {
+        if p.kind != Kind::Database && p.effective().is_some() {
+            by_ns
+                .entry((p.cluster.clone(), p.tenant.clone(), p.instance.clone()))
+                .or_default()
+                .push(p);
+        }
+    }
+    // Namespaces that read a generated repository key, per cluster.
+    let mut generated_key: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for ((cluster, tenant, instance), pieces) in &by_ns {
+        let first = pieces[0];
+        let Some(e) = first.effective() else { continue };
+        let Some(t) = collective.backup_targets.get(&e.policy.target) else {
+            continue;
+        };
+        let Some(key) = &e.policy.encryption_key else {
+            continue; // J0504
+        };
+        let ns = first.namespace.as_str();
+        let Some(d) = detail(collective, &pg, first) else {
+            continue;
+        };
+        if !matches!(key, jardin_core::model::SecretSource::Ref(_)) {
+            generated_key
+                .entry(cluster.clone())
+                .or_default()
+                .insert(ns.to_string());
+        }
+        if scope == Scope::Shared {
+            continue;
+        }
+        let mut objs = Vec::new();
+        let (cred_source, _) =
+            source_secret(&t.credentials, &format!("target-{}", e.policy.target));
+        objs.push(replica(TARGET_SECRET, ns, &cred_source));
+        let (repo_source, repo_key) = source_secret(key, REPO_SECRET);
+        objs.push(replica(REPO_SECRET, ns, &repo_source));
+        let (id, secret) = s3_refs(t, TARGET_SECRET);
+        let r = &e.policy.retention;
+        let history = json!(2);
+        let mut schedule = object("k8up.io/v1", "Schedule", "backup", ns);
+        schedule["spec"] = json!({
+            "backend": {
+                "repoPasswordSecretRef": {"name": REPO_SECRET, "key": repo_key},
+                "s3": {
+                    "endpoint": t.endpoint,
+                    "bucket": repo_bucket(t, cluster, ns),
+                    "accessKeyIDSecretRef": id,
+                    "secretAccessKeySecretRef": secret,
+                },
+            },
+            "backup": {"schedule": d.schedule, "successfulJobsHistoryLimit": history, "failedJobsHistoryLimit": history},
+            "check": {"schedule": d.verify.clone().unwrap_or_default(), "successfulJobsHistoryLimit": history, "failedJobsHistoryLimit": history},
+            "prune": {
+                "schedule": schedule::resolve("weekly", &format!("{tenant}/{instance}/prune"), &e.policy.window),
+                "retention": {"keepDaily": r.daily, "keepWeekly": r.weekly, "keepMonthly": r.monthly},
+                "successfulJobsHistoryLimit": history,
+                "failedJobsHistoryLimit": history,
+            },
+        });
+        objs.push(schedule);
+        let mut secrets = Vec::new();
+        for p in pieces {
+            match p.method {
+                Method::K8upRclone => objs.push(bucket_pod(ns, &p.name)),
+                Method::K8upEscrow => secrets.push(p.name.as_str()),
+                _ => {}
+            }
+        }
+        if !secrets.is_empty() {
+            objs.push(escrow_pod(ns, &secrets));
+        }
+        let l = labels(Some(tenant), Some(ns));
+        for mut o in objs {
+            add_labels(&mut o, &l);
+            out.push(DesiredObject::new(
+                cluster,
+                Some(tenant.clone()),
+                Some(instance.clone()),
+                o,
+            ));
+        }
+    }
+    if scope == Scope::Tenants {
+        return out;
+    }
+    // The generated repository key, once per cluster, readable by the
+    // namespaces that replicate it.
+    for (cluster, namespaces) in generated_key {
+        let mut s = object("v1", "Secret", REPO_SECRET, BACKUP_NAMESPACE);
+        s["metadata"]["annotations"] = json!({
+            GENERATE_ANNOTATION: "password",
+            REPLICATION_ALLOWED: "true",
+            REPLICATION_NAMESPACES: namespaces.into_iter().collect::<Vec<_>>().join(","),
+        });
+        s["type"] = json!("Opaque");
+        add_labels(&mut s, &labels(None, None));
+        out.push(DesiredObject::new(&cluster, None, None, s));
+    }
+
+    // Per shared CloudNativePG cluster.
+    for ((cluster, ns, name), b) in pg {
+        let Some(t) = collective.backup_targets.get(&b.target) else {
+            continue;
+        };
+        let (cred_source, _) = source_secret(&t.credentials, &format!("target-{}", b.target));
+        let secret_name = format!("{TARGET_SECRET}-{}", b.target);
+        let (id, secret) = s3_refs(t, &secret_name);
+        let mut c = object("postgresql.cnpg.io/v1", "Cluster", &name, &ns);
+        c["spec"] = json!({"backup": {
+            "retentionPolicy": format!("{}d", b.pitr_days),
+            "barmanObjectStore": {
+                "destinationPath": pg_destination(t, &cluster, &name),
+                "endpointURL": t.endpoint,
+                "s3Credentials": {"accessKeyId": id, "secretAccessKey": secret},
+                "wal": {"compression": "gzip", "encryption": "AES256"},
+                "data": {"compression": "gzip", "encryption": "AES256", "jobs": 2},
+            },
+        }});
+        let mut sb = object("postgresql.cnpg.io/v1", "ScheduledBackup", &name, &ns);
+        sb["spec"] = json!({
+            "schedule": schedule::with_seconds(&b.schedule),
+            "cluster": {"name": name},
+            "method": "barmanObjectStore",
+            "backupOwnerReference": "self",
+            "immediate": true,
+        });
+        let l = labels(None, None);
+        for mut o in [c, sb, replica(&secret_name, &ns, &cred_source)] {
+            add_labels(&mut o, &l);
+            out.push(DesiredObject::new(&cluster, None, None, o));
+        }
+    }
+    out
+}
+
+/// Adds the backup objects to the desired state: a partial `Cluster` is
+/// merged into the one jardin already emits (same cluster, namespace and
+/// name); a volume opted out of backups gets `k8up.io/backup: "false"` on
+/// its PVC, so that k8up skips it.
+pub fn merge(objects: &mut Vec<DesiredObject>, backup: Vec<DesiredObject>, cov: &Coverage) {
+    let mut index: BTreeMap<(String, String, String, String), usize> = objects
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.key(), i))
+        .collect();
+    for o in backup {
+        match index.get(&o.key()) {
+            Some(&i) if o.kind() == "Cluster" => {
+                if let (Some(spec), Some(add)) = (
+                    objects[i].value["spec"].as_object_mut(),
+                    o.value["spec"].as_object(),
+                ) {
+                    for (k, v) in add {
+                        spec.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            _ => {
+                index.insert(o.key(), objects.len());
+                objects.push(o);
+            }
+        }
+    }
+    let excluded: BTreeSet<(String, String, String)> = cov
+        .pieces
+        .iter()
+        .filter(|p| p.kind == Kind::Volume && matches!(p.status, Status::OptedOut { .. }))
+        .map(|p| (p.cluster.clone(), p.namespace.clone(), p.name.clone()))
+        .collect();
+    for o in objects.iter_mut() {
+        if o.kind() != "PersistentVolumeClaim" {
+            continue;
+        }
+        let key = (
+            o.cluster.clone(),
+            o.namespace().unwrap_or("").to_string(),
+            o.name().to_string(),
+        );
+        if excluded.contains(&key) {
+            if let Some(meta) = o.value["metadata"].as_object_mut() {
+                let ann = meta.entry("annotations").or_insert_with(|| json!({}));
+                if let Some(a) = ann.as_object_mut() {
+                    a.insert(K8UP_BACKUP_ANNOTATION.into(), json!("false"));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::{Effective, Layer};
+    use jardin_core::model::BackupPolicy;
+
+    fn collective(key: Value) -> Collective {
+        serde_json::from_value(json!({
+            "name": "c", "contact": "a@b.org", "catalog_version": "1",
+            "defaults": {"plan": "small", "backup": {
+                "target": "offsite", "schedule": "nightly", "verify_schedule": "weekly",
+                "retention": {"daily": 14, "weekly": 10, "monthly": 12}, "pitr_days": 7,
+                "window": {"start_hour": 1, "hours": 4}, "encryption_key": key,
+            }},
+            "plans": {},
+            "clusters": {},
+            "backup_targets": {"offsite": {
+                "endpoint": "https://s3.example.net", "bucket": "b", "prefix": "", "region": "r",
+                "location": "elsewhere", "credentials": {"ref": {"name": "s3", "key": "k"}},
+                "credential_keys": {"access_key_id": "id", "secret_access_key": "secret"},
+            }},
+            "smtp_relays": {}, "zones": {}
+        }))
+        .unwrap()
+    }
+
+    fn piece(c: &Collective, name: &str, kind: Kind, method: Method) -> Piece {
+        let policy: BackupPolicy = c.defaults.backup.clone().unwrap();
+        Piece {
+            tenant: "t".into(),
+            instance: "chat".into(),
+            app: "synapse".into(),
+            cluster: "k".into(),
+            namespace: "t-chat".into(),
+            name: name.into(),
+            kind,
+            criticality: "high".into(),
+            method,
+            pg: (kind == Kind::Database).then(|| ("databases".into(), "pg".into())),
+            status: Status::Covered(Box::new(Effective {
+                policy,
+                origin: [("target", Layer::Collective)].into_iter().collect(),
+            })),
+        }
+    }
+
+    fn every_kind(c: &Collective) -> Coverage {
+        Coverage {
+            pieces: vec![
+                piece(c, "database", Kind::Database, Method::CnpgBarman),
+                piece(c, "media", Kind::Bucket, Method::K8upRclone),
+                piece(c, "data", Kind::Volume, Method::K8upVolume),
+                piece(c, "signing-key", Kind::Secret, Method::K8upEscrow),
+            ],
+            apps: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn every_backup_object_passes_its_schema() {
+        for key in [
+            json!({"generate": {}}),
+            json!({"ref": {"name": "repo", "key": "pw"}}),
+        ] {
+            let c = collective(key);
+            let objects = objects(&c, &every_kind(&c));
+            let kinds: BTreeSet<&str> = objects.iter().map(DesiredObject::kind).collect();
+            for k in [
+                "Schedule",
+                "PreBackupPod",
+                "ScheduledBackup",
+                "Cluster",
+                "Secret",
+            ] {
+                assert!(kinds.contains(k), "no {k} in {kinds:?}");
+            }
+            for o in &objects {
+                let v = crate::schema::validate(&o.value);
+                assert!(
+                    v.is_empty(),
+                    "{}: {:?}",
+                    o.path(),
+                    v.iter().map(|v| &v.message).collect::<Vec<_>>()
+                );
+            }
+            let escrow = objects.iter().find(|o| o.name() == "escrow").unwrap();
+            assert_eq!(
+                escrow.value["spec"]["pod"]["spec"]["volumes"][0]["secret"]["secretName"],
+                "signing-key"
+            );
+        }
+    }
+
+    #[test]
+    fn derivation_is_deterministic_and_cnpg_reads_six_fields() {
+        let c = collective(json!({"generate": {}}));
+        let cov = every_kind(&c);
+        let a: Vec<Value> = objects(&c, &cov).into_iter().map(|o| o.value).collect();
+        let b: Vec<Value> = objects(&c, &cov).into_iter().map(|o| o.value).collect();
+        assert_eq!(a, b);
+        let sb = a.iter().find(|o| o["kind"] == "ScheduledBackup").unwrap();
+        assert_eq!(
+            sb["spec"]["schedule"].as_str().unwrap().split(' ').count(),
+            6
+        );
+        let cluster = a.iter().find(|o| o["kind"] == "Cluster").unwrap();
+        assert_eq!(cluster["spec"]["backup"]["retentionPolicy"], "7d");
+    }
+
+    #[test]
+    fn merge_adds_backup_to_the_shared_cluster_and_skips_opted_out_volumes() {
+        let c = collective(json!({"generate": {}}));
+        let mut cov = every_kind(&c);
+        cov.pieces[2].status = Status::OptedOut {
+            reason: "rebuilt at start".into(),
+            whole_app: false,
+        };
+        let shared = json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+            "metadata": {"name": "pg", "namespace": "databases"}, "spec": {"managed": {"roles": []}}});
+        let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data", "namespace": "t-chat"}, "spec": {}});
+        let mut all = vec![
+            DesiredObject::new("k", None, None, shared),
+            DesiredObject::new("k", Some("t".into()), Some("chat".into()), pvc),
+        ];
+        let backup = objects(&c, &cov);
+        merge(&mut all, backup, &cov);
+        let clusters: Vec<&DesiredObject> = all.iter().filter(|o| o.kind() == "Cluster").collect();
+        assert_eq!(clusters.len(), 1);
+        assert!(clusters[0].value["spec"]["managed"].is_object());
+        assert!(clusters[0].value["spec"]["backup"].is_object());
+        let pvc = all
+            .iter()
+            .find(|o| o.kind() == "PersistentVolumeClaim")
+            .unwrap();
+        assert_eq!(
+            pvc.value["metadata"]["annotations"][K8UP_BACKUP_ANNOTATION],
+            "false"
+        );
+    }
+}

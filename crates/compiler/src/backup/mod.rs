@@ -1,0 +1,589 @@
+//! Backup policies: which policy applies to each piece of an app's state,
+//! and how that piece is backed up.
+//!
+//! A piece of state is a database, bucket, volume or secret that an app's
+//! catalog entry declares (`state`, and `secrets` that encrypt data). Its
+//! effective policy is the collective's default, raised by the tenant's
+//! plan, then overridden by the tenant, then by the app, field by field. A
+//! piece is *covered* (it has a policy and a mechanism that runs on its
+//! cluster), *opted out* (with a written reason), or *uncovered* (an error,
+//! J0501).
+//!
+//! - `derive`: pure, coverage → Kubernetes objects.
+//! - `schedule`: spreading over the night, cron validation.
+//! - `rules`: the diagnostics J0501–J0507.
+//! - `report`: `backup/coverage.json` and the `jardin backup coverage` table.
+
+pub mod derive;
+pub mod report;
+pub mod rules;
+pub mod schedule;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use jardin_core::model::{
+    BackupPolicy, Catalog, Collective, PolicyOverride, Retention, SecretSource, TenantUnit,
+};
+
+/// Where a field of an effective policy was set: the diagnostics point there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layer {
+    Collective,
+    Plan,
+    Tenant,
+    App,
+}
+
+/// A resolved policy and, per field (`target`, `retention.daily`, …), the
+/// layer that set it.
+#[derive(Clone, Debug)]
+pub struct Effective {
+    pub policy: BackupPolicy,
+    pub origin: BTreeMap<&'static str, Layer>,
+}
+
+impl Effective {
+    pub fn layer(&self, field: &'static str) -> Layer {
+        self.origin.get(field).copied().unwrap_or(Layer::Collective)
+    }
+}
+
+/// An app's `backup` field, parsed.
+#[derive(Clone, Debug, Default)]
+pub struct AppBackup {
+    pub disabled: Option<String>,
+    pub over: PolicyOverride,
+    /// State name → the reason it is not backed up.
+    pub exclude: BTreeMap<String, String>,
+    /// Fields jardin does not know (a typo): reported by J0506.
+    pub unknown: Vec<String>,
+    /// The override did not match the expected shape: reported by J0506.
+    pub invalid: Option<String>,
+}
+
+pub const APP_BACKUP_FIELDS: [&str; 8] = [
+    "target",
+    "schedule",
+    "retention",
+    "pitr_days",
+    "encryption_key",
+    "verify_schedule",
+    "window",
+    "exclude",
+];
+
+impl AppBackup {
+    pub fn parse(v: &serde_json::Value) -> AppBackup {
+        let mut out = AppBackup::default();
+        let Some(obj) = v.as_object() else {
+            return out; // "inherit"
+        };
+        if let Some(reason) = obj.get("disabled") {
+            out.disabled = Some(reason["reason"].as_str().unwrap_or_default().to_string());
+            return out;
+        }
+        let mut rest = obj.clone();
+        if let Some(ex) = rest.remove("exclude") {
+            match serde_json::from_value(ex) {
+                Ok(e) => out.exclude = e,
+                Err(e) => out.invalid = Some(format!("exclude: {e}")),
+            }
+        }
+        out.unknown = rest
+            .keys()
+            .filter(|k| !APP_BACKUP_FIELDS.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for k in &out.unknown {
+            rest.remove(k);
+        }
+        match serde_json::from_value(serde_json::Value::Object(rest)) {
+            Ok(o) => out.over = o,
+            Err(e) => out.invalid = Some(e.to_string()),
+        }
+        out
+    }
+}
+
+/// The kind of a piece of state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Database,
+    Bucket,
+    Volume,
+    Secret,
+}
+
+impl Kind {
+    fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "database" => Some(Kind::Database),
+            "bucket" => Some(Kind::Bucket),
+            "volume" => Some(Kind::Volume),
+            "secret" => Some(Kind::Secret),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Database => "database",
+            Kind::Bucket => "bucket",
+            Kind::Volume => "volume",
+            Kind::Secret => "secret",
+        }
+    }
+}
+
+/// How a covered piece is backed up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// CloudNativePG base backups and WAL archiving (barman cloud).
+    CnpgBarman,
+    /// k8up (restic) backs up the namespace's PersistentVolumeClaims.
+    K8upVolume,
+    /// A k8up PreBackupPod streams the bucket with rclone into restic.
+    K8upRclone,
+    /// A k8up PreBackupPod streams the secret into restic (escrow).
+    K8upEscrow,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::CnpgBarman => "cnpg-barman",
+            Method::K8upVolume => "k8up-volume",
+            Method::K8upRclone => "k8up-rclone",
+            Method::K8upEscrow => "k8up-escrow",
+        }
+    }
+
+    /// The cluster capability the mechanism needs.
+    pub fn capability(self) -> &'static str {
+        match self {
+            Method::CnpgBarman => "cnpg",
+            _ => "k8up",
+        }
+    }
+}
+
+/// Why a piece is not covered.
+#[derive(Clone, Debug)]
+pub enum Gap {
+    /// No policy at any layer.
+    NoPolicy,
+    /// The mechanism's operator is not installed on the cluster.
+    Capability(&'static str),
+    /// A database with no Postgres service bound.
+    NoDatabaseService,
+}
+
+#[derive(Clone, Debug)]
+pub enum Status {
+    Covered(Box<Effective>),
+    OptedOut { reason: String, whole_app: bool },
+    Uncovered(Gap),
+}
+
+/// One piece of state of one app instance.
+#[derive(Clone, Debug)]
+pub struct Piece {
+    pub tenant: String,
+    /// The key of the app in the tenant's `apps`.
+    pub instance: String,
+    pub app: String,
+    pub cluster: String,
+    pub namespace: String,
+    pub name: String,
+    pub kind: Kind,
+    pub criticality: String,
+    pub method: Method,
+    /// For databases: (namespace, name) of the CloudNativePG cluster.
+    pub pg: Option<(String, String)>,
+    pub status: Status,
+}
+
+impl Piece {
+    pub fn id(&self) -> String {
+        format!("{}/{}/{}", self.tenant, self.instance, self.name)
+    }
+
+    pub fn effective(&self) -> Option<&Effective> {
+        match &self.status {
+            Status::Covered(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the backup phase knows: every piece of state, in a stable
+/// order (tenant, app, kind, name), and each app's parsed `backup` field.
+#[derive(Clone, Debug, Default)]
+pub struct Coverage {
+    pub pieces: Vec<Piece>,
+    /// (tenant, instance) → parsed `backup` field.
+    pub apps: BTreeMap<(String, String), AppBackup>,
+}
+
+fn set<T: Clone>(
+    slot: &mut T,
+    value: Option<&T>,
+    origin: &mut BTreeMap<&'static str, Layer>,
+    field: &'static str,
+    layer: Layer,
+) {
+    if let Some(v) = value {
+        *slot = v.clone();
+        origin.insert(field, layer);
+    }
+}
+
+/// Merges one override layer over a policy.
+fn apply(e: &mut Effective, o: &PolicyOverride, layer: Layer) {
+    let p = &mut e.policy;
+    let origin = &mut e.origin;
+    set(&mut p.target, o.target.as_ref(), origin, "target", layer);
+    set(
+        &mut p.schedule,
+        o.schedule.as_ref(),
+        origin,
+        "schedule",
+        layer,
+    );
+    set(
+        &mut p.pitr_days,
+        o.pitr_days.as_ref(),
+        origin,
+        "pitr_days",
+        layer,
+    );
+    set(
+        &mut p.verify_schedule,
+        o.verify_schedule.as_ref(),
+        origin,
+        "verify_schedule",
+        layer,
+    );
+    if let Some(k) = &o.encryption_key {
+        p.encryption_key = Some(k.clone());
+        origin.insert("encryption_key", layer);
+    }
+    if let Some(r) = &o.retention {
+        set(
+            &mut p.retention.daily,
+            r.daily.as_ref(),
+            origin,
+            "retention.daily",
+            layer,
+        );
+        set(
+            &mut p.retention.weekly,
+            r.weekly.as_ref(),
+            origin,
+            "retention.weekly",
+            layer,
+        );
+        set(
+            &mut p.retention.monthly,
+            r.monthly.as_ref(),
+            origin,
+            "retention.monthly",
+            layer,
+        );
+    }
+    if let Some(w) = &o.window {
+        set(
+            &mut p.window.start_hour,
+            w.start_hour.as_ref(),
+            origin,
+            "window",
+            layer,
+        );
+        set(
+            &mut p.window.hours,
+            w.hours.as_ref(),
+            origin,
+            "window",
+            layer,
+        );
+    }
+}
+
+/// The effective policy of one app: collective default, raised by the plan,
+/// then the tenant's and the app's overrides. `None` without a default.
+pub fn effective(
+    collective: &Collective,
+    plan: Option<&str>,
+    tenant: &PolicyOverride,
+    app: &PolicyOverride,
+) -> Option<Effective> {
+    let base = collective.defaults.backup.as_ref()?;
+    let mut e = Effective {
+        policy: base.clone(),
+        origin: BTreeMap::new(),
+    };
+    if let Some(pb) = plan
+        .and_then(|p| collective.plans.get(p))
+        .map(|p| &p.backup)
+    {
+        // A plan raises the defaults: it never lowers them.
+        let raise = |slot: &mut u32, v: Option<u32>, field, origin: &mut BTreeMap<_, _>| {
+            if let Some(v) = v.filter(|v| *v > *slot) {
+                *slot = v;
+                origin.insert(field, Layer::Plan);
+            }
+        };
+        let r = pb.retention.clone().unwrap_or_default();
+        let p = &mut e.policy;
+        raise(
+            &mut p.retention.daily,
+            r.daily,
+            "retention.daily",
+            &mut e.origin,
+        );
+        raise(
+            &mut p.retention.weekly,
+            r.weekly,
+            "retention.weekly",
+            &mut e.origin,
+        );
+        raise(
+            &mut p.retention.monthly,
+            r.monthly,
+            "retention.monthly",
+            &mut e.origin,
+        );
+        raise(&mut p.pitr_days, pb.pitr_days, "pitr_days", &mut e.origin);
+    }
+    apply(&mut e, tenant, Layer::Tenant);
+    apply(&mut e, app, Layer::App);
+    Some(e)
+}
+
+/// The plan a tenant is on (its own, else the collective's default).
+pub fn plan_of<'a>(collective: &'a Collective, unit: &'a TenantUnit) -> &'a str {
+    unit.compiled
+        .tenant
+        .plan
+        .as_deref()
+        .unwrap_or(&collective.defaults.plan)
+}
+
+/// Binds every piece of state of every tenant to its policy.
+pub fn resolve(collective: &Collective, catalog: &Catalog, tenants: &[TenantUnit]) -> Coverage {
+    let mut cov = Coverage::default();
+    for unit in tenants {
+        let t = &unit.compiled.tenant;
+        let plan = plan_of(collective, unit);
+        let cluster = collective.clusters.get(&t.cluster);
+        for (instance, inst) in &t.apps {
+            let Some(entry) = catalog.get(&inst.app) else {
+                continue; // J0103 says so
+            };
+            // An app that could not be resolved (unknown cluster, plan,
+            // version or missing service) is reported by `check`; its state
+            // would only repeat that error.
+            if cluster.is_none() || !unit.compiled.apps.get(instance).is_some_and(|a| a.rendered) {
+                continue;
+            }
+            let parsed = AppBackup::parse(&inst.backup);
+            let namespace = unit
+                .compiled
+                .apps
+                .get(instance)
+                .map_or_else(|| format!("{}-{instance}", t.id), |a| a.namespace.clone());
+            let pg = unit
+                .compiled
+                .apps
+                .get(instance)
+                .and_then(|a| a.bindings.postgres.as_ref())
+                .and_then(|p| cluster?.services.postgres.get(p))
+                .map(|p| (p.namespace.clone(), p.cluster.clone()));
+            let eff = effective(collective, Some(plan), &t.backup, &parsed.over);
+            // State the catalog declares, then secrets that encrypt data.
+            let mut items: Vec<(String, Kind, String)> = entry
+                .state
+                .iter()
+                .filter_map(|s| {
+                    Some((s.name.clone(), Kind::parse(&s.kind)?, s.criticality.clone()))
+                })
+                .collect();
+            for (name, decl) in &entry.secrets {
+                if decl.encrypts_data
+                    && !items
+                        .iter()
+                        .any(|(n, k, _)| n == name && *k == Kind::Secret)
+                {
+                    items.push((name.clone(), Kind::Secret, "high".into()));
+                }
+            }
+            items.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+            for (name, kind, criticality) in items {
+                let method = match kind {
+                    Kind::Database => Method::CnpgBarman,
+                    Kind::Volume => Method::K8upVolume,
+                    Kind::Bucket => Method::K8upRclone,
+                    Kind::Secret => Method::K8upEscrow,
+                };
+                let status = if let Some(reason) = &parsed.disabled {
+                    Status::OptedOut {
+                        reason: reason.clone(),
+                        whole_app: true,
+                    }
+                } else if let Some(reason) = parsed.exclude.get(&name) {
+                    Status::OptedOut {
+                        reason: reason.clone(),
+                        whole_app: false,
+                    }
+                } else if let Some(e) = &eff {
+                    if kind == Kind::Database && pg.is_none() {
+                        Status::Uncovered(Gap::NoDatabaseService)
+                    } else if cluster.is_some_and(|c| !c.has(method.capability())) {
+                        Status::Uncovered(Gap::Capability(method.capability()))
+                    } else {
+                        Status::Covered(Box::new(e.clone()))
+                    }
+                } else {
+                    Status::Uncovered(Gap::NoPolicy)
+                };
+                cov.pieces.push(Piece {
+                    tenant: t.id.clone(),
+                    instance: instance.clone(),
+                    app: inst.app.clone(),
+                    cluster: t.cluster.clone(),
+                    namespace: namespace.clone(),
+                    name,
+                    kind,
+                    criticality,
+                    method,
+                    pg: if kind == Kind::Database {
+                        pg.clone()
+                    } else {
+                        None
+                    },
+                    status,
+                });
+            }
+            cov.apps.insert((t.id.clone(), instance.clone()), parsed);
+        }
+    }
+    cov
+}
+
+/// A retention, for reports.
+pub fn retention_text(r: &Retention) -> String {
+    format!("{}d/{}w/{}m", r.daily, r.weekly, r.monthly)
+}
+
+/// The name of the Secret a secret source refers to in namespace
+/// `jardin-backup` (`fallback` when jardin generates it).
+pub fn source_secret(s: &SecretSource, fallback: &str) -> (String, String) {
+    match s {
+        SecretSource::Ref(r) => (r.name.clone(), r.key.clone()),
+        _ => (fallback.to_string(), "password".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jardin_core::model::PartialRetention;
+
+    fn collective(with_default: bool) -> Collective {
+        let mut v = serde_json::json!({
+            "name": "c", "contact": "a@b.org", "catalog_version": "1",
+            "defaults": {"plan": "small"},
+            "plans": {"small": {
+                "description": "", "default_size": "s", "sizes": {}, "ha": false,
+                "quotas": {"cpu": "1", "memory": "1Gi", "storage": "1Gi", "buckets": 1, "max_apps": 1},
+                "backup": {"minimum_retention": {"daily": 7, "weekly": 4, "monthly": 3},
+                           "minimum_pitr_days": 1, "retention": {"daily": 20}, "pitr_days": 3}
+            }},
+            "clusters": {}, "backup_targets": {}, "smtp_relays": {}, "zones": {}
+        });
+        if with_default {
+            v["defaults"]["backup"] = serde_json::json!({
+                "target": "offsite", "schedule": "nightly", "verify_schedule": "weekly",
+                "retention": {"daily": 14, "weekly": 10, "monthly": 12}, "pitr_days": 7,
+                "window": {"start_hour": 1, "hours": 4}
+            });
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn layers_apply_in_order_and_remember_their_origin() {
+        let c = collective(true);
+        let tenant = PolicyOverride {
+            retention: Some(PartialRetention {
+                weekly: Some(5),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let app = PolicyOverride {
+            target: Some("elsewhere".into()),
+            ..Default::default()
+        };
+        let e = effective(&c, Some("small"), &tenant, &app).unwrap();
+        // The plan raises daily (14 -> 20) and pitr (7 -> 3 does not lower).
+        assert_eq!(e.policy.retention.daily, 20);
+        assert_eq!(e.layer("retention.daily"), Layer::Plan);
+        assert_eq!(e.policy.pitr_days, 7);
+        assert_eq!(e.layer("pitr_days"), Layer::Collective);
+        assert_eq!(e.policy.retention.weekly, 5);
+        assert_eq!(e.layer("retention.weekly"), Layer::Tenant);
+        assert_eq!(e.policy.target, "elsewhere");
+        assert_eq!(e.layer("target"), Layer::App);
+        assert_eq!(e.policy.retention.monthly, 12);
+    }
+
+    #[test]
+    fn no_default_means_no_policy() {
+        let c = collective(false);
+        let o = PolicyOverride::default();
+        assert!(effective(&c, Some("small"), &o, &o).is_none());
+    }
+
+    #[test]
+    fn app_backup_parses_every_shape() {
+        assert!(AppBackup::parse(&serde_json::json!("inherit"))
+            .disabled
+            .is_none());
+        let d = AppBackup::parse(&serde_json::json!({"disabled": {"reason": "scratch data only"}}));
+        assert_eq!(d.disabled.as_deref(), Some("scratch data only"));
+        let o = AppBackup::parse(&serde_json::json!({
+            "pitr_days": 30, "exclude": {"html": "rebuilt from the image"}, "retension": {}
+        }));
+        assert_eq!(o.over.pitr_days, Some(30));
+        assert_eq!(o.exclude.len(), 1);
+        assert_eq!(o.unknown, vec!["retension".to_string()]);
+        let bad = AppBackup::parse(&serde_json::json!({"pitr_days": "many"}));
+        assert!(bad.invalid.is_some());
+    }
+
+    #[test]
+    fn odd_overrides_never_panic() {
+        let odd = [
+            serde_json::json!(null),
+            serde_json::json!(42),
+            serde_json::json!([1, 2]),
+            serde_json::json!({"disabled": "no reason record"}),
+            serde_json::json!({"exclude": ["html"]}),
+            serde_json::json!({"exclude": {"html": 3}}),
+            serde_json::json!({"pitr_days": -1}),
+            serde_json::json!({"pitr_days": 1e20}),
+            serde_json::json!({"retention": {"daily": "many"}}),
+            serde_json::json!({"window": {"hours": 0}}),
+            serde_json::json!({"": {}, "\u{0}": null}),
+        ];
+        for v in odd {
+            let _ = AppBackup::parse(&v);
+        }
+    }
+}

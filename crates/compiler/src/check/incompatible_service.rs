@@ -1,0 +1,84 @@
+//! J0301: a bound Postgres that does not meet the app's needs.
+
+use super::{Context, Rule};
+use jardin_core::code;
+use jardin_core::code::Code;
+use jardin_core::diag::Diagnostic;
+
+pub(super) struct IncompatibleService;
+
+impl Rule for IncompatibleService {
+    fn codes(&self) -> &'static [Code] {
+        &[code::INCOMPATIBLE_SERVICE]
+    }
+
+    fn check(&self, ctx: &Context<'_>) -> Vec<Diagnostic> {
+        run(ctx)
+    }
+}
+
+fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for unit in ctx.tenants {
+        let t = &unit.compiled.tenant;
+        let Some(cluster) = ctx.collective.clusters.get(&t.cluster) else {
+            continue;
+        };
+        for (name, app) in &unit.compiled.apps {
+            let Some(need) = ctx
+                .catalog
+                .get(&app.app)
+                .and_then(|a| a.requires.postgres.as_ref())
+            else {
+                continue;
+            };
+            let Some(pg_name) = &app.bindings.postgres else {
+                continue;
+            };
+            let Some(pg) = cluster.services.postgres.get(pg_name) else {
+                continue;
+            };
+            let at = unit
+                .source_map
+                .exact(&format!("apps.{name}.bindings.postgres"))
+                .cloned()
+                .or_else(|| unit.source_map.get(&format!("apps.{name}.app")));
+            let service_span = ctx.collective_map.get(&format!(
+                "clusters.{}.services.postgres.{pg_name}",
+                t.cluster
+            ));
+            let mut problems = Vec::new();
+            if pg.version < need.min_version {
+                problems.push(format!(
+                    "{} needs Postgres {} or newer, \"{pg_name}\" runs {}",
+                    app.app, need.min_version, pg.version
+                ));
+            }
+            if need.collation != "any" && need.collation != pg.collation {
+                problems.push(format!(
+                    "{} needs collation {}, \"{pg_name}\" uses {}",
+                    app.app, need.collation, pg.collation
+                ));
+            }
+            for ext in need
+                .extensions
+                .iter()
+                .filter(|e| !pg.extensions.contains(e))
+            {
+                problems.push(format!(
+                    "{} needs the extension {ext}, which \"{pg_name}\" does not offer",
+                    app.app
+                ));
+            }
+            for p in problems {
+                out.push(
+                    Diagnostic::error(code::INCOMPATIBLE_SERVICE, format!("{}/{name}: {p}", t.id))
+                        .with_span(at.as_ref(), "bound here")
+                        .with_span(service_span.as_ref(), "the service")
+                        .with_help("bind a compatible Postgres cluster with `bindings.postgres`, or declare one on the cluster"),
+                );
+            }
+        }
+    }
+    out
+}

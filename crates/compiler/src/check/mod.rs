@@ -1,0 +1,117 @@
+//! Cross-file rules, run on the typed model after evaluation: one [`Rule`]
+//! trait and one [`Context`] for all of them, Kubernetes (one file each
+//! here), backup (`backup::rules`) and DNS (`dns::rules`). Every rule
+//! declares the codes it raises; the codes, titles and docs are in
+//! `jardin_core::code`, from which docs/DIAGNOSTICS.md is generated.
+
+mod capacity_exceeded;
+mod capacity_node_loss;
+mod derived_name_collision;
+mod derived_name_invalid;
+mod duplicate_host;
+mod ha_single_replica;
+mod host_outside_zone;
+mod incompatible_service;
+mod missing_capability;
+mod quota_exceeded;
+mod references;
+mod rwo_replicas;
+mod tenants;
+mod usage;
+mod zone_owned_twice;
+
+use jardin_core::code::Code;
+use jardin_core::diag::{Diagnostic, Severity};
+use jardin_core::model::{Catalog, Collective, TenantUnit};
+use jardin_core::source::{SourceMap, Span};
+
+use crate::backup::Coverage;
+use crate::dns::derive::Derived;
+
+pub use usage::Usage;
+
+/// What every rule sees.
+pub struct Context<'a> {
+    pub collective: &'a Collective,
+    pub collective_map: &'a SourceMap,
+    pub catalog: &'a Catalog,
+    pub tenants: &'a [TenantUnit],
+    /// Every piece of tenant state and how it is backed up.
+    pub coverage: &'a Coverage,
+    /// The derived zones: absent when a tenant did not compile, since the
+    /// DNS rules would then judge zones with some records missing.
+    pub zones: Option<&'a Derived>,
+}
+
+/// Where a diagnostic about an app's `field` points: the field when the
+/// user wrote it, else the app instance.
+pub(crate) fn app_span(unit: &TenantUnit, app: &str, field: &str) -> Option<Span> {
+    unit.source_map
+        .exact(&format!("apps.{app}.{field}"))
+        .cloned()
+        .or_else(|| unit.source_map.get(&format!("apps.{app}")))
+}
+
+/// A rule that spans files.
+pub trait Rule: Sync {
+    /// Every code the rule may raise.
+    fn codes(&self) -> &'static [Code];
+    /// Rules of a later stage run only when those of earlier stages found
+    /// no error: what they would report then mostly follows from an
+    /// earlier cause (a sending domain without SPF, when its host is
+    /// outside the tenant's zones), and the user should see the cause.
+    fn stage(&self) -> Stage {
+        Stage::Model
+    }
+    fn check(&self, ctx: &Context<'_>) -> Vec<Diagnostic>;
+}
+
+/// When a rule runs, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// References, names, services, capacity, backup.
+    Model,
+    /// The zones derived from a sound model.
+    Zones,
+}
+
+/// Every rule, in code order.
+pub static RULES: &[&dyn Rule] = &[
+    &references::References,
+    &tenants::Tenants,
+    &duplicate_host::DuplicateHost,
+    &host_outside_zone::HostOutsideZone,
+    &zone_owned_twice::ZoneOwnedTwice,
+    &incompatible_service::IncompatibleService,
+    &missing_capability::MissingCapability,
+    &rwo_replicas::RwoReplicas,
+    &ha_single_replica::HaSingleReplica,
+    &quota_exceeded::QuotaExceeded,
+    &capacity_exceeded::CapacityExceeded,
+    &capacity_node_loss::CapacityNodeLoss,
+    &derived_name_invalid::DerivedNameInvalid,
+    &derived_name_collision::DerivedNameCollision,
+    &crate::backup::rules::Backup,
+    &crate::dns::rules::Zones,
+];
+
+/// Runs every rule. The result is sorted (file, position, code).
+pub fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for stage in [Stage::Model, Stage::Zones] {
+        if out
+            .iter()
+            .any(|d: &Diagnostic| d.severity == Severity::Error)
+        {
+            break;
+        }
+        out.extend(
+            RULES
+                .iter()
+                .filter(|r| r.stage() == stage)
+                .flat_map(|r| r.check(ctx)),
+        );
+    }
+    jardin_core::diag::sort(&mut out);
+    out
+}

@@ -1,0 +1,413 @@
+//! Kubernetes objects for one tenant: the catalog's rendered objects, plus
+//! what every app gets the same way (namespace, network isolation, secrets
+//! generated in-cluster, databases, buckets, disruption budgets), all
+//! carrying jardin's labels. Pure: no IO, no clock, no randomness.
+
+use serde_json::{json, Map, Value};
+
+use super::DesiredObject;
+use jardin_core::kube::{GENERATE_ANNOTATION, MANAGED_BY, TENANT_LABEL};
+use jardin_core::model::{Catalog, CatalogApp, Collective, CompiledApp, CompiledTenant};
+
+const REPLICATE_TO: &str = "replicator.v1.mittwald.de/replicate-to";
+const REPLICATE_FROM: &str = "replicator.v1.mittwald.de/replicate-from";
+
+/// The standard labels of an app instance's objects.
+fn labels(tenant: &str, app: &CompiledApp) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("app.kubernetes.io/name".into(), json!(app.app));
+    m.insert("app.kubernetes.io/instance".into(), json!(app.namespace));
+    m.insert("app.kubernetes.io/part-of".into(), json!(tenant));
+    m.insert(MANAGED_BY.into(), json!("jardin"));
+    m.insert(TENANT_LABEL.into(), json!(tenant));
+    if let Some(v) = &app.version {
+        m.insert("app.kubernetes.io/version".into(), json!(v));
+    }
+    m
+}
+
+/// Merges `labels` into an object's metadata (the object's own win).
+pub fn add_labels(object: &mut Value, labels: &Map<String, Value>) {
+    let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let entry = meta.entry("labels").or_insert_with(|| json!({}));
+    if let Some(existing) = entry.as_object_mut() {
+        for (k, v) in labels {
+            existing.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+}
+
+fn object(api: &str, kind: &str, name: &str, namespace: Option<&str>) -> Value {
+    let mut meta = Map::new();
+    meta.insert("name".into(), json!(name));
+    if let Some(ns) = namespace {
+        meta.insert("namespace".into(), json!(ns));
+    }
+    json!({"apiVersion": api, "kind": kind, "metadata": meta})
+}
+
+/// A Secret whose keys the in-cluster generator fills once.
+fn generated_secret(
+    name: &str,
+    namespace: &str,
+    keys: &[String],
+    extra: &[(&str, String)],
+) -> Value {
+    let mut s = object("v1", "Secret", name, Some(namespace));
+    let mut ann = Map::new();
+    ann.insert(GENERATE_ANNOTATION.into(), json!(keys.join(",")));
+    for (k, v) in extra {
+        ann.insert((*k).into(), json!(v));
+    }
+    s["metadata"]["annotations"] = Value::Object(ann);
+    s["type"] = json!("Opaque");
+    s
+}
+
+fn namespace(app: &CompiledApp) -> Value {
+    let mut ns = object("v1", "Namespace", &app.namespace, None);
+    // Pod Security admission: "baseline" for images that must start as root.
+    let level = if app.app == "jitsi" {
+        "baseline"
+    } else {
+        "restricted"
+    };
+    ns["metadata"]["labels"] = json!({
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/warn": "restricted",
+    });
+    ns
+}
+
+/// Default deny in both directions, then the egress every app needs: DNS,
+/// its database, and HTTPS/SMTP out of the cluster.
+fn network_policies(app: &CompiledApp, pg_namespace: Option<&str>) -> Vec<Value> {
+    let ns = app.namespace.as_str();
+    let mut deny = object(
+        "networking.k8s.io/v1",
+        "NetworkPolicy",
+        "default-deny",
+        Some(ns),
+    );
+    deny["spec"] = json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]});
+
+    let mut egress = vec![
+        json!({
+            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+        }),
+        json!({"to": [{"podSelector": {}}]}),
+        json!({
+            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}}],
+            "ports": [{"port": 443, "protocol": "TCP"}, {"port": 587, "protocol": "TCP"}, {"port": 465, "protocol": "TCP"}],
+        }),
+    ];
+    if let Some(pg) = pg_namespace {
+        egress.push(json!({
+            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": pg}}}],
+            "ports": [{"port": 5432, "protocol": "TCP"}],
+        }));
+    }
+    let mut allow = object(
+        "networking.k8s.io/v1",
+        "NetworkPolicy",
+        "allow-egress",
+        Some(ns),
+    );
+    allow["spec"] = json!({"podSelector": {}, "policyTypes": ["Egress"], "egress": egress});
+    vec![deny, allow]
+}
+
+/// Postgres name rules: identifiers without '-'.
+pub fn pg_identifier(namespace: &str) -> String {
+    namespace.replace('-', "_")
+}
+
+/// The database of an app on a shared CloudNativePG cluster: the role's
+/// password is generated in the database namespace and replicated to the app.
+fn database(app: &CompiledApp, collective: &Collective, cluster: &str) -> Vec<(Value, bool)> {
+    let Some(pg_name) = &app.bindings.postgres else {
+        return vec![];
+    };
+    let Some(pg) = collective
+        .clusters
+        .get(cluster)
+        .and_then(|c| c.services.postgres.get(pg_name))
+    else {
+        return vec![];
+    };
+    let ident = pg_identifier(&app.namespace);
+    let source_name = format!("{}-db", app.namespace);
+    let mut source = generated_secret(
+        &source_name,
+        &pg.namespace,
+        &["password".to_string()],
+        &[(REPLICATE_TO, app.namespace.clone())],
+    );
+    source["type"] = json!("kubernetes.io/basic-auth");
+    source["stringData"] = json!({"username": ident});
+
+    let mut replica = object("v1", "Secret", "db", Some(&app.namespace));
+    replica["metadata"]["annotations"] =
+        json!({REPLICATE_FROM: format!("{}/{}", pg.namespace, source_name)});
+    replica["type"] = json!("kubernetes.io/basic-auth");
+
+    let mut db = object(
+        "postgresql.cnpg.io/v1",
+        "Database",
+        &app.namespace,
+        Some(&pg.namespace),
+    );
+    db["spec"] = json!({
+        "name": ident,
+        "owner": ident,
+        "cluster": {"name": pg.cluster},
+        "ensure": "present",
+        "databaseReclaimPolicy": "retain",
+        "encoding": "UTF8",
+    });
+    // (object, lives in the app namespace?)
+    vec![(source, false), (replica, true), (db, false)]
+}
+
+fn buckets(
+    app: &CompiledApp,
+    catalog_app: &CatalogApp,
+    collective: &Collective,
+    cluster: &str,
+) -> Vec<Value> {
+    let Some(store_name) = &app.bindings.object_store else {
+        return vec![];
+    };
+    let Some(store) = collective
+        .clusters
+        .get(cluster)
+        .and_then(|c| c.services.object_stores.get(store_name))
+    else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for need in &catalog_app.requires.buckets {
+        let mut claim = object(
+            "objectstorage.k8s.io/v1alpha1",
+            "BucketClaim",
+            &need.purpose,
+            Some(&app.namespace),
+        );
+        claim["spec"] = json!({"bucketClassName": store.bucket_class, "protocols": ["S3"]});
+        let mut access = object(
+            "objectstorage.k8s.io/v1alpha1",
+            "BucketAccess",
+            &need.purpose,
+            Some(&app.namespace),
+        );
+        access["spec"] = json!({
+            "bucketClaimName": need.purpose,
+            "bucketAccessClassName": store.access_class.as_deref().unwrap_or(&store.bucket_class),
+            "credentialsSecretName": format!("bucket-{}", need.purpose),
+            "protocol": "S3",
+        });
+        out.push(claim);
+        out.push(access);
+    }
+    out
+}
+
+/// A PodDisruptionBudget for every Deployment that runs more than one pod.
+fn disruption_budgets(rendered: &[Value]) -> Vec<Value> {
+    rendered
+        .iter()
+        .filter(|o| o["kind"] == "Deployment" && o["spec"]["replicas"].as_u64().unwrap_or(1) >= 2)
+        .map(|d| {
+            let name = d["metadata"]["name"].as_str().unwrap_or_default();
+            let ns = d["metadata"]["namespace"].as_str().unwrap_or_default();
+            let mut pdb = object("policy/v1", "PodDisruptionBudget", name, Some(ns));
+            pdb["spec"] = json!({"minAvailable": 1, "selector": d["spec"]["selector"].clone()});
+            pdb
+        })
+        .collect()
+}
+
+/// Kinds the cross-tenant rules read from an app's rendered objects
+/// (replicas, volumes, resource requests): they stay in the model, reduced
+/// to the fields in [`READ_BY_RULES_FIELDS`].
+const READ_BY_RULES: [&str; 3] = ["Deployment", "StatefulSet", "PersistentVolumeClaim"];
+
+/// The fields of those objects the rules read (`check::usage`,
+/// `rwo_replicas`, `ha_single_replica`); `[]` walks every item.
+const READ_BY_RULES_FIELDS: &[&[&str]] = &[
+    &["kind"],
+    &["metadata", "name"],
+    &["spec", "replicas"],
+    &["spec", "accessModes"],
+    &["spec", "resources", "requests", "storage"],
+    &[
+        "spec",
+        "template",
+        "spec",
+        "volumes",
+        "[]",
+        "persistentVolumeClaim",
+        "claimName",
+    ],
+    &[
+        "spec",
+        "template",
+        "spec",
+        "containers",
+        "[]",
+        "resources",
+        "requests",
+    ],
+];
+
+/// Copies the value at `path` from `src` into `dst`, creating what leads
+/// to it; `[]` copies into the same positions of an array.
+fn copy_path(src: &Value, dst: &mut Value, path: &[&str]) {
+    match path.split_first() {
+        None => *dst = src.clone(),
+        Some((&"[]", rest)) => {
+            let Some(items) = src.as_array() else { return };
+            if !dst.is_array() {
+                *dst = Value::Array(vec![Value::Null; items.len()]);
+            }
+            if let Some(out) = dst.as_array_mut() {
+                for (s, d) in items.iter().zip(out.iter_mut()) {
+                    copy_path(s, d, rest);
+                }
+            }
+        }
+        Some((key, rest)) => {
+            let Some(child) = src.get(*key) else { return };
+            if !dst.is_object() {
+                *dst = Value::Object(Map::new());
+            }
+            if let Some(m) = dst.as_object_mut() {
+                copy_path(child, m.entry(key.to_string()).or_insert(Value::Null), rest);
+            }
+        }
+    }
+}
+
+/// An object reduced to what the rules read: the model keeps it for every
+/// tenant until the rules have run, so it must stay small.
+fn read_by_rules(object: &Value) -> Value {
+    let mut out = Value::Object(Map::new());
+    for path in READ_BY_RULES_FIELDS {
+        copy_path(object, &mut out, path);
+    }
+    out
+}
+
+/// Every object of one tenant.
+///
+/// The catalog's rendered objects are moved out of `compiled`, except the
+/// kinds the rules read ([`READ_BY_RULES`]), whose fields the rules read
+/// are copied: the rules run after every tenant is emitted.
+pub fn tenant_objects(
+    collective: &Collective,
+    catalog: &Catalog,
+    compiled: &mut CompiledTenant,
+) -> Vec<DesiredObject> {
+    let tenant = &compiled.tenant;
+    let cluster = tenant.cluster.as_str();
+    let mut out = Vec::new();
+    for (instance, app) in compiled.apps.iter_mut() {
+        let Some(catalog_app) = catalog.get(&app.app) else {
+            continue;
+        };
+        if !app.rendered {
+            continue;
+        }
+        let labels = labels(&tenant.id, app);
+        let pg_namespace = app
+            .bindings
+            .postgres
+            .as_ref()
+            .and_then(|p| collective.clusters.get(cluster)?.services.postgres.get(p))
+            .map(|p| p.namespace.clone());
+        let mut objects: Vec<Value> = vec![namespace(app)];
+        objects.extend(network_policies(app, pg_namespace.as_deref()));
+        for (name, decl) in &catalog_app.secrets {
+            objects.push(generated_secret(name, &app.namespace, &decl.keys, &[]));
+        }
+        objects.extend(
+            database(app, collective, cluster)
+                .into_iter()
+                .map(|(o, _)| o),
+        );
+        objects.extend(buckets(app, catalog_app, collective, cluster));
+        objects.extend(disruption_budgets(&app.objects));
+        let read_by_rules: Vec<Value> = app
+            .objects
+            .iter()
+            .filter(|o| READ_BY_RULES.iter().any(|k| o["kind"] == *k))
+            .map(read_by_rules)
+            .collect();
+        objects.append(&mut app.objects);
+        app.objects = read_by_rules;
+        for mut value in objects {
+            add_labels(&mut value, &labels);
+            out.push(DesiredObject::new(
+                cluster,
+                Some(tenant.id.clone()),
+                Some(instance.clone()),
+                value,
+            ));
+        }
+    }
+    out
+}
+
+/// Objects shared by many tenants: the managed roles of each shared
+/// Postgres cluster, applied server-side as a partial `Cluster` so jardin
+/// owns only `spec.managed.roles`.
+pub fn shared_objects(collective: &Collective, tenants: &[&CompiledTenant]) -> Vec<DesiredObject> {
+    use std::collections::BTreeMap;
+    let mut roles: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
+    for t in tenants {
+        let cluster = &t.tenant.cluster;
+        for app in t.apps.values().filter(|a| a.rendered) {
+            let Some(pg_name) = &app.bindings.postgres else {
+                continue;
+            };
+            let ident = pg_identifier(&app.namespace);
+            roles
+                .entry((cluster.clone(), pg_name.clone()))
+                .or_default()
+                .push(json!({
+                    "name": ident,
+                    "ensure": "present",
+                    "login": true,
+                    "passwordSecret": {"name": format!("{}-db", app.namespace)},
+                    "comment": format!("jardin: {}", app.namespace),
+                }));
+        }
+    }
+    let mut out = Vec::new();
+    for ((cluster, pg_name), mut list) in roles {
+        let Some(pg) = collective
+            .clusters
+            .get(&cluster)
+            .and_then(|c| c.services.postgres.get(&pg_name))
+        else {
+            continue;
+        };
+        list.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+        let mut obj = object(
+            "postgresql.cnpg.io/v1",
+            "Cluster",
+            &pg.cluster,
+            Some(&pg.namespace),
+        );
+        obj["spec"] = json!({"managed": {"roles": list}});
+        let mut l = Map::new();
+        l.insert(MANAGED_BY.into(), json!("jardin"));
+        add_labels(&mut obj, &l);
+        out.push(DesiredObject::new(&cluster, None, None, obj));
+    }
+    out
+}

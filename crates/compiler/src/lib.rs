@@ -1,0 +1,93 @@
+//! The compiler proper: from the evaluated config (jardin-eval) and the
+//! typed model (jardin-core) to the desired state (manifests, zones, backup
+//! policies), the rules that span files, the dependency graph, plans
+//! against live state and reviews between revisions. It knows no Nickel and
+//! opens no socket: the network clients live in jardin-net. See
+//! docs/ARCHITECTURE.md for the code map.
+
+pub mod backup;
+pub mod check;
+pub mod dns;
+pub mod emit;
+pub mod graph;
+pub mod live;
+pub mod pipeline;
+pub mod plan;
+pub mod review;
+pub mod schema;
+pub mod stamp;
+
+/// Helpers shared by unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use crate::plan::diff::{FieldChange, Op};
+    use crate::plan::{Action, Change, Counts, ObjectId, Plan};
+
+    /// A small deterministic pseudo-random sequence (xorshift64), for tests
+    /// that generate many inputs and must give the same ones every run.
+    pub fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
+
+    /// `tenants` tenants with `per_tenant` updated Deployments each, every
+    /// update with a diff, and one change in ten needing approval.
+    pub fn plan_of_updates(tenants: usize, per_tenant: usize) -> Plan {
+        let mut p = Plan {
+            format_version: 1,
+            desired_hash: String::new(),
+            live_hash: String::new(),
+            live_sources: BTreeMap::new(),
+            summary: Counts::default(),
+            tenants: BTreeMap::new(),
+            approval: vec!["deletes 12 objects, more than --max-deletes 10".into()],
+            changes: Vec::new(),
+        };
+        for t in 0..tenants {
+            let tenant = format!("association-numero-{t:05}");
+            let counts = p.tenants.entry(tenant.clone()).or_default();
+            counts.unchanged = 40;
+            for i in 0..per_tenant {
+                counts.update += 1;
+                let object = |image: &str| json!({ "kind": "Deployment", "spec": { "replicas": 2, "image": image, "env": [i, t] } });
+                p.changes.push(Change {
+                    action: Action::Update,
+                    id: ObjectId {
+                        cluster: "louise-michel".into(),
+                        namespace: format!("{tenant}-app{i}"),
+                        group: "apps".into(),
+                        kind: "Deployment".into(),
+                        name: "nextcloud".into(),
+                    },
+                    api_version: "apps/v1".into(),
+                    tenant: Some(tenant.clone()),
+                    fields: vec![FieldChange {
+                        op: Op::Replace,
+                        path: "spec.image".into(),
+                        before: None,
+                        after: None,
+                    }],
+                    reason: None,
+                    approval: if (t + i) % 10 == 0 {
+                        vec!["changes an immutable field".into()]
+                    } else {
+                        Vec::new()
+                    },
+                    desired: Some(object("nextcloud:31")),
+                    live: Some(object("nextcloud:30")),
+                });
+            }
+            p.summary.update += per_tenant;
+            p.summary.unchanged += 40;
+        }
+        p
+    }
+}

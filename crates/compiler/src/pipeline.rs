@@ -1,0 +1,685 @@
+//! The pipeline, end to end: evaluate → model → check → emit → schema.
+//! The CLI calls [`compile`]; nothing here reads argv or prints.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::de::DeserializeOwned;
+
+use crate::backup;
+use crate::check;
+use crate::emit::{self, DesiredObject};
+use crate::graph::{self, Graph, Outline};
+use crate::schema;
+use jardin_core::code;
+use jardin_core::diag::{Diagnostic, Severity};
+use jardin_core::model::{Catalog, Collective, CompiledTenant, TenantUnit};
+use jardin_core::source::SourceMap;
+use jardin_eval::{DiskCache, Evaluated, Evaluator};
+
+/// What to compile.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub root: PathBuf,
+    pub cache: Option<PathBuf>,
+    /// Only these tenants (by id), when not empty.
+    pub tenants: Vec<String>,
+    /// Only tenants on these clusters, when not empty.
+    pub clusters: Vec<String>,
+    /// Keep every object whole in [`Compilation::objects`] (plan, diff).
+    /// Otherwise each tenant's objects are dropped once emitted, validated
+    /// and (with `manifests_to`) written: memory stays flat as tenants grow.
+    pub keep_objects: bool,
+    /// Write each manifest below this (staging) directory as soon as its
+    /// tenant is emitted and validated.
+    pub manifests_to: Option<PathBuf>,
+    /// Compile only these tenant files (by id), when set: a review leaves
+    /// out the tenants whose inputs are the same at both revisions.
+    pub only: Option<std::collections::BTreeSet<String>>,
+    /// Told how far the tenants are (a progress bar on a terminal).
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+/// Follows the tenants phase, the long part of a compilation. Called from
+/// every worker thread.
+pub trait Progress: Send + Sync + std::fmt::Debug {
+    /// The phase starts, with this many tenants to compile.
+    fn start(&self, tenants: usize);
+    /// One more tenant compiled, evaluated or taken from the cache.
+    fn tenant_done(&self);
+    /// The phase is over.
+    fn finish(&self);
+}
+
+/// Time spent in each phase, for `-v` and the benchmarks.
+#[derive(Clone, Debug, Default)]
+pub struct Timings {
+    /// Per tenant, in parallel: evaluate (or load from the cache), emit,
+    /// validate against the schemas, write.
+    pub tenants_phase: Duration,
+    pub check: Duration,
+    /// Objects shared by tenants (database roles, cluster-wide backups).
+    pub shared: Duration,
+    pub graph: Duration,
+    /// DNS zones and the backup coverage report.
+    pub outputs: Duration,
+    pub tenants: usize,
+    pub cached: usize,
+}
+
+/// The result of a compilation: the model, the desired objects, and every
+/// diagnostic.
+#[derive(Default)]
+pub struct Compilation {
+    pub collective: Option<Collective>,
+    pub catalog: Catalog,
+    pub tenants: Vec<TenantUnit>,
+    /// Every object, whole, in path order: only with
+    /// [`Options::keep_objects`], and empty when there are errors.
+    pub objects: Vec<DesiredObject>,
+    /// Every object reduced to what the graph reads ([`Outline`]), in
+    /// path order; the graph's nodes point into it.
+    pub outline: Vec<Outline>,
+    /// Output files besides the manifests (zone files, reports), by path
+    /// below the output directory.
+    pub extra_files: Vec<(String, Vec<u8>)>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub timings: Timings,
+    /// The dependency graph of `outline` (absent when there are errors).
+    pub graph: Option<Graph>,
+}
+
+impl Compilation {
+    pub fn errors(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count()
+    }
+
+    /// How many objects the desired state holds.
+    pub fn object_count(&self) -> usize {
+        self.outline.len()
+    }
+
+    /// Writes the files besides the manifests (those went to
+    /// [`Options::manifests_to`] as they were emitted) below `dir`.
+    pub fn write_extra_files(&self, dir: &Path) -> std::io::Result<usize> {
+        // Thousands of zone files: written on every core.
+        self.extra_files
+            .par_iter()
+            .try_for_each(|(rel, bytes)| crate::emit::write::write_file(dir, rel, bytes))?;
+        Ok(self.extra_files.len())
+    }
+}
+
+/// The catalog's metadata, evaluated once per process.
+pub fn catalog() -> Result<&'static Catalog, Vec<Diagnostic>> {
+    static CATALOG: OnceLock<Result<Catalog, Vec<Diagnostic>>> = OnceLock::new();
+    CATALOG
+        .get_or_init(|| {
+            let value = Evaluator::catalog()?;
+            serde_json::from_value(value).map_err(|e| {
+                vec![Diagnostic::error(
+                    code::MODEL_MISMATCH,
+                    format!("the catalog does not match jardin's model: {e}"),
+                )]
+            })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+fn typed<T: DeserializeOwned>(e: &mut Evaluated, what: &str) -> Result<T, Diagnostic> {
+    // Taken, not cloned: a tenant's value holds all its rendered objects.
+    let value = std::mem::take(&mut e.value);
+    serde_json::from_value(value).map_err(|err| {
+        Diagnostic::error(
+            code::MODEL_MISMATCH,
+            format!("{what} does not match jardin's model: {err}"),
+        )
+        .with_span(e.source_map.get("").as_ref(), "evaluated from here")
+        .with_note("the stdlib contracts and the Rust model disagree: this is a bug in jardin")
+    })
+}
+
+/// The tenant files of a config root, sorted by name.
+pub fn tenant_files(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+    let dir = root.join("tenants");
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let entries = std::fs::read_dir(&dir).map_err(|e| {
+        Diagnostic::error(
+            code::CANNOT_READ,
+            format!("cannot read {}: {e}", dir.display()),
+        )
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ncl"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Compiles a config root: every diagnostic, and the desired state when
+/// there is no error.
+pub fn compile(opts: &Options) -> Compilation {
+    let mut out = Compilation::default();
+    if let Err(stop) = compile_into(opts, &mut out) {
+        out.diagnostics.extend(stop);
+    }
+    jardin_core::diag::sort(&mut out.diagnostics);
+    out
+}
+
+/// The phases in order. An `Err` is what stopped the compilation before
+/// any tenant was compiled (the catalog, the collective, the root).
+fn compile_into(opts: &Options, out: &mut Compilation) -> Result<(), Vec<Diagnostic>> {
+    let root = std::fs::canonicalize(&opts.root).map_err(|e| {
+        vec![Diagnostic::error(
+            code::CANNOT_READ,
+            format!("cannot open config root {}: {e}", opts.root.display()),
+        )
+        .with_help("pass the directory that holds jardin.ncl")]
+    })?;
+    let t0 = Instant::now();
+    let evaluator = Evaluator::new(&root, opts.cache.as_ref().map(DiskCache::new));
+    // The catalog (embedded, or with the root's own `catalog/` apps) and the
+    // collective are evaluated at the same time: each loads the stdlib.
+    let (catalog, collective_eval) = rayon::join(
+        || {
+            if evaluator.has_local_catalog() {
+                evaluator.root_catalog().and_then(|v| {
+                    serde_json::from_value(v).map_err(|e| {
+                        vec![Diagnostic::error(
+                            code::MODEL_MISMATCH,
+                            format!("the catalog does not match jardin's model: {e}"),
+                        )]
+                    })
+                })
+            } else {
+                catalog().cloned()
+            }
+        },
+        || evaluator.collective(),
+    );
+    out.catalog = catalog?;
+    let collective_eval = collective_eval?;
+    let collective: Collective =
+        typed(&mut collective_eval.clone(), "jardin.ncl").map_err(|d| vec![d])?;
+    let files = selected_files(opts, tenant_files(&root).map_err(|d| vec![d])?);
+    let session = evaluator.tenant_session(&collective_eval.value);
+    let tenants = compile_tenants(&session, &collective, opts, &files, out);
+    out.timings.tenants_phase = t0.elapsed();
+
+    // The rules and what follows them (the objects tenants share, the
+    // graph) run side by side: the latter are kept only when the rules
+    // pass, and a clean build spends its sequential tail on both cores.
+    let tenants_ok = out.errors() == 0;
+    let ((rules, zones, check_time, zones_time), tail) = rayon::join(
+        || {
+            let t1 = Instant::now();
+            let zones = tenants_ok.then(|| crate::dns::derive::derive(&collective, &out.tenants));
+            let zones_time = t1.elapsed();
+            let ctx = check::Context {
+                collective: &collective,
+                collective_map: &collective_eval.source_map,
+                catalog: &out.catalog,
+                tenants: &out.tenants,
+                coverage: &tenants.coverage,
+                zones: zones.as_ref(),
+            };
+            (
+                check::run(&ctx),
+                zones,
+                t1.elapsed() - zones_time,
+                zones_time,
+            )
+        },
+        || {
+            tenants_ok.then(|| {
+                Tail::compute(
+                    opts,
+                    &collective,
+                    &out.tenants,
+                    &tenants.coverage,
+                    tenants.objects,
+                    tenants.outline,
+                )
+            })
+        },
+    );
+    out.diagnostics.extend(rules);
+    out.timings.check = check_time;
+    out.timings.outputs = zones_time;
+    publish(out, tenants.schema_diagnostics, tail, zones);
+    let report = backup::report::build(&collective, &tenants.coverage);
+    out.extra_files.push((
+        backup::report::PATH.to_string(),
+        backup::report::to_json(&report),
+    ));
+    out.collective = Some(collective);
+    Ok(())
+}
+
+/// The tenant files `--tenant` and a review's selection keep.
+fn selected_files(opts: &Options, files: Vec<PathBuf>) -> Vec<PathBuf> {
+    files
+        .into_iter()
+        .filter(|f| {
+            let id = f
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (opts.tenants.is_empty() || opts.tenants.contains(&id))
+                && opts.only.as_ref().is_none_or(|only| only.contains(&id))
+        })
+        .collect()
+}
+
+/// What the tenants phase leaves for the phases over every tenant, besides
+/// the tenants themselves (in [`Compilation::tenants`]).
+struct Tenants {
+    coverage: backup::Coverage,
+    objects: Vec<DesiredObject>,
+    outline: Vec<Outline>,
+    /// Reported only if the rules pass: an object is often invalid because
+    /// of what a rule reports better (a derived name too long, say).
+    schema_diagnostics: Vec<Diagnostic>,
+}
+
+/// Every tenant file, in parallel, through [`compile_tenant`].
+fn compile_tenants(
+    session: &jardin_eval::TenantSession<'_>,
+    collective: &Collective,
+    opts: &Options,
+    files: &[PathBuf],
+    out: &mut Compilation,
+) -> Tenants {
+    let catalog = &out.catalog;
+    let progress = opts.progress.as_deref();
+    if let Some(p) = progress {
+        p.start(files.len());
+    }
+    let per_tenant: Vec<TenantOutcome> = files
+        .par_iter()
+        .map(|path| {
+            let outcome = compile_tenant(session, collective, catalog, opts, path);
+            if let Some(p) = progress {
+                p.tenant_done();
+            }
+            outcome
+        })
+        .collect();
+    if let Some(p) = progress {
+        p.finish();
+    }
+    // Sized once, with room for the few shared objects: growing a vector
+    // of 600,000 outlines copies it each time.
+    let outlines = per_tenant
+        .iter()
+        .map(|t| match t {
+            TenantOutcome::Compiled(t) => t.outline.len(),
+            _ => 0,
+        })
+        .sum::<usize>();
+    let mut tenants = Tenants {
+        coverage: backup::Coverage::default(),
+        objects: Vec::new(),
+        outline: Vec::with_capacity(outlines + outlines / 50),
+        schema_diagnostics: Vec::new(),
+    };
+    out.tenants.reserve(per_tenant.len());
+    for outcome in per_tenant {
+        match outcome {
+            TenantOutcome::Failed(d) => out.diagnostics.extend(d),
+            TenantOutcome::Skipped => {}
+            TenantOutcome::Compiled(t) => {
+                out.timings.cached += usize::from(t.unit.from_cache);
+                tenants.schema_diagnostics.extend(t.schema_errors);
+                out.diagnostics.extend(t.write_error);
+                tenants.coverage.pieces.extend(t.coverage.pieces);
+                tenants.coverage.apps.extend(t.coverage.apps);
+                tenants.objects.extend(t.objects);
+                tenants.outline.extend(t.outline);
+                out.tenants.push(t.unit);
+            }
+        }
+    }
+    out.timings.tenants = out.tenants.len();
+    tenants
+}
+
+/// Adds what is reported only when everything before it passed, in this
+/// order: the schema errors, the shared objects' errors, the graph (or its
+/// cycle), then the zone files. Each step is reached only with no error so
+/// far, so the user sees the first cause, not its consequences.
+fn publish(
+    out: &mut Compilation,
+    schema_diagnostics: Vec<Diagnostic>,
+    tail: Option<Tail>,
+    zones: Option<crate::dns::derive::Derived>,
+) {
+    if out.errors() > 0 {
+        return;
+    }
+    out.diagnostics.extend(schema_diagnostics);
+    let Some(tail) = tail.filter(|_| out.errors() == 0) else {
+        return;
+    };
+    out.timings.shared = tail.shared_time;
+    out.diagnostics.extend(tail.shared_errors);
+    if out.errors() > 0 {
+        return;
+    }
+    out.objects = tail.objects;
+    out.outline = tail.outline;
+    match tail.graph_files {
+        Ok(files) => out.extra_files.extend(files),
+        Err(cycle) => out.diagnostics.push(cycle),
+    }
+    out.graph = Some(tail.graph);
+    out.timings.graph = tail.graph_time;
+    if let Some(zones) = zones.filter(|_| out.errors() == 0) {
+        out.extra_files.extend(crate::dns::files(&zones));
+    }
+}
+
+/// What follows the tenants once they are all compiled: the objects they
+/// share and the graph of every object.
+struct Tail {
+    /// Writing or validating the shared objects.
+    shared_errors: Vec<Diagnostic>,
+    objects: Vec<DesiredObject>,
+    outline: Vec<Outline>,
+    graph: Graph,
+    /// `graph.dot` and the apply orders, or the cycle that prevents them.
+    graph_files: Result<Files, Diagnostic>,
+    shared_time: Duration,
+    graph_time: Duration,
+}
+
+impl Tail {
+    fn compute(
+        opts: &Options,
+        collective: &Collective,
+        tenants: &[TenantUnit],
+        coverage: &backup::Coverage,
+        mut objects: Vec<DesiredObject>,
+        mut outline: Vec<Outline>,
+    ) -> Tail {
+        let t2 = Instant::now();
+        let compiled: Vec<&CompiledTenant> = tenants.iter().map(|t| &t.compiled).collect();
+        let mut shared = emit::k8s::shared_objects(collective, &compiled);
+        backup::derive::merge(
+            &mut shared,
+            backup::derive::shared_objects(collective, coverage),
+            coverage,
+        );
+        let mut shared_errors = schema_errors(&shared, None);
+        if shared_errors.is_empty() {
+            if let Err(e) = write_manifests(opts, &shared) {
+                shared_errors.push(e);
+            }
+        }
+        outline.extend(shared.iter().map(Outline::of));
+        if opts.keep_objects {
+            objects.extend(shared);
+            objects.par_sort_by_cached_key(DesiredObject::path);
+        }
+        outline.par_sort_by_cached_key(Outline::path);
+        let shared_time = t2.elapsed();
+        let (graph, graph_files, graph_time) =
+            graph_outputs(&outline, tenants, opts.manifests_to.is_some());
+        Tail {
+            shared_errors,
+            objects,
+            outline,
+            graph,
+            graph_files,
+            shared_time,
+            graph_time,
+        }
+    }
+}
+
+/// What the parallel phase gives for one tenant file.
+enum TenantOutcome {
+    Failed(Vec<Diagnostic>),
+    /// Left out by `--cluster`.
+    Skipped,
+    Compiled(Box<CompiledUnit>),
+}
+
+struct CompiledUnit {
+    unit: TenantUnit,
+    coverage: backup::Coverage,
+    /// Whole objects, only with `keep_objects`.
+    objects: Vec<DesiredObject>,
+    outline: Vec<Outline>,
+    schema_errors: Vec<Diagnostic>,
+    write_error: Option<Diagnostic>,
+}
+
+/// One tenant, start to finish, on a worker thread: evaluate (or load from
+/// the cache), emit its objects and its backups, validate them, write them,
+/// and keep only what the cross-tenant phases need. The rules run later,
+/// over every tenant: objects emitted here are never published when they
+/// report an error (the build's staging directory is dropped).
+fn compile_tenant(
+    session: &jardin_eval::TenantSession<'_>,
+    collective: &Collective,
+    catalog: &Catalog,
+    opts: &Options,
+    path: &Path,
+) -> TenantOutcome {
+    let mut e = match session.evaluate(path) {
+        Ok(e) => e,
+        Err(d) => return TenantOutcome::Failed(d),
+    };
+    let compiled = match typed::<CompiledTenant>(&mut e, "a tenant") {
+        Ok(c) => c,
+        Err(d) => return TenantOutcome::Failed(vec![d]),
+    };
+    if !opts.clusters.is_empty() && !opts.clusters.contains(&compiled.tenant.cluster) {
+        return TenantOutcome::Skipped;
+    }
+    let mut unit = TenantUnit {
+        compiled,
+        source_map: e.source_map,
+        from_cache: e.from_cache,
+    };
+    let coverage = backup::resolve(collective, catalog, std::slice::from_ref(&unit));
+    let mut objects = emit::k8s::tenant_objects(collective, catalog, &mut unit.compiled);
+    backup::derive::merge(
+        &mut objects,
+        backup::derive::tenant_objects(collective, &coverage),
+        &coverage,
+    );
+    objects.sort_by_cached_key(DesiredObject::path);
+    let schema_errors = schema_errors(&objects, Some(&unit.source_map));
+    let write_error = if schema_errors.is_empty() {
+        write_manifests(opts, &objects).err()
+    } else {
+        None
+    };
+    let outline = objects.iter().map(Outline::of).collect();
+    if !opts.keep_objects {
+        objects = Vec::new();
+    }
+    TenantOutcome::Compiled(Box::new(CompiledUnit {
+        unit,
+        coverage,
+        objects,
+        outline,
+        schema_errors,
+        write_error,
+    }))
+}
+
+/// J0901 for every object that fails its kind's schema, pointing at the
+/// app it comes from when its tenant's source map is given.
+fn schema_errors(objects: &[DesiredObject], map: Option<&SourceMap>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for o in objects {
+        for v in schema::validate(&o.value) {
+            let span =
+                map.and_then(|m| m.get(&format!("apps.{}", o.instance.as_deref().unwrap_or(""))));
+            out.push(Diagnostic::error(code::SCHEMA_VIOLATION, format!("{} {}: {} at {}", o.kind(), o.path(), v.message, if v.path.is_empty() { "/" } else { &v.path }))
+                .with_span(span.as_ref(), "the object comes from this app")
+                .with_help("the catalog's render function or jardin emitted an invalid object: report it with this message"));
+        }
+    }
+    out
+}
+
+/// Writes manifests below [`Options::manifests_to`], if set.
+fn write_manifests(opts: &Options, objects: &[DesiredObject]) -> Result<(), Diagnostic> {
+    let Some(dir) = &opts.manifests_to else {
+        return Ok(());
+    };
+    let mut last_dir: Option<String> = None;
+    for o in objects {
+        let path = o.path();
+        if let Some((d, _)) = path.rsplit_once('/') {
+            if last_dir.as_deref() != Some(d) {
+                std::fs::create_dir_all(dir.join(d))
+                    .map_err(|e| emit::write::cannot_write(&dir.join(d), &e))?;
+                last_dir = Some(d.to_string());
+            }
+        }
+        std::fs::write(dir.join(&path), emit::to_yaml(&o.value))
+            .map_err(|e| emit::write::cannot_write(&dir.join(&path), &e))?;
+    }
+    Ok(())
+}
+
+/// Output files by path below the output directory.
+type Files = Vec<(String, Vec<u8>)>;
+
+/// The graph of the objects, with `apply-order.txt` per cluster and
+/// `graph.dot` when `files` (a build), or the cycle that prevents an order;
+/// and the time taken.
+fn graph_outputs(
+    outline: &[Outline],
+    tenants: &[TenantUnit],
+    files: bool,
+) -> (Graph, Result<Files, Diagnostic>, Duration) {
+    let t = Instant::now();
+    let g = Graph::build(outline);
+    // Without an output directory only a cycle matters.
+    let result = if files {
+        g.waves().map(|waves| {
+            let (mut files, dot) = rayon::join(
+                || apply_order(&g, &waves, outline),
+                || graph::render::dot(&g),
+            );
+            files.push(("graph.dot".to_string(), dot.into_bytes()));
+            files
+        })
+    } else {
+        g.acyclic().map(|()| Vec::new())
+    }
+    .map_err(|cycle| cycle_diagnostic(&cycle, tenants));
+    (g, result, t.elapsed())
+}
+
+/// `k8s/<cluster>/apply-order.txt`: every manifest with its apply wave, in
+/// order. Teardown is the same list read from the end.
+fn apply_order(g: &Graph, waves: &[Vec<petgraph::graph::NodeIndex>], objects: &[Outline]) -> Files {
+    use std::collections::BTreeMap;
+    let mut per_cluster: BTreeMap<&str, String> = BTreeMap::new();
+    for (i, wave) in waves.iter().enumerate() {
+        for n in wave {
+            let node = &g.graph[*n];
+            if let Some(o) = node.object.and_then(|k| objects.get(k)) {
+                let text = per_cluster.entry(o.node.cluster.as_str()).or_default();
+                let prefix = format!("k8s/{}/", o.node.cluster);
+                text.push_str(&format!("{i}\t{}\n", o.path().trim_start_matches(&prefix)));
+            }
+        }
+    }
+    per_cluster
+        .into_iter()
+        .map(|(c, text)| {
+            (
+                format!("k8s/{c}/apply-order.txt"),
+                format!("# wave\tmanifest (apply in order; tear down in reverse)\n{text}")
+                    .into_bytes(),
+            )
+        })
+        .collect()
+}
+
+/// J0830: a dependency cycle, each step pointing at the app it comes from.
+fn cycle_diagnostic(cycle: &graph::Cycle, tenants: &[TenantUnit]) -> Diagnostic {
+    let path: Vec<String> = cycle.0.iter().map(|n| n.label()).collect();
+    let mut d = Diagnostic::error(code::DEPENDENCY_CYCLE, format!("dependency cycle: {} → {}", path.join(" → "), path.first().cloned().unwrap_or_default()))
+        .with_help("nothing in a cycle can be created first: the catalog app or a binding introduced it; break one of the links");
+    for n in &cycle.0 {
+        let span = tenants
+            .iter()
+            .find(|t| Some(&t.compiled.tenant.id) == n.tenant.as_ref())
+            .and_then(|t| {
+                t.source_map
+                    .get(&format!("apps.{}", n.instance.as_deref().unwrap_or("")))
+            });
+        d = d.with_span(span.as_ref(), format!("{} needs the next step", n.label()));
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// Counts what the pipeline tells it.
+    #[derive(Debug, Default)]
+    struct Counter {
+        started: AtomicUsize,
+        done: AtomicUsize,
+        finished: AtomicUsize,
+    }
+
+    impl Progress for Counter {
+        fn start(&self, tenants: usize) {
+            self.started.fetch_add(tenants, Ordering::SeqCst);
+        }
+        fn tenant_done(&self) {
+            self.done.fetch_add(1, Ordering::SeqCst);
+        }
+        fn finish(&self) {
+            self.finished.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn progress_hears_of_every_tenant_once() {
+        let counter = Arc::new(Counter::default());
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/collective");
+        let c = compile(&Options {
+            root,
+            progress: Some(counter.clone()),
+            ..Default::default()
+        });
+        assert_eq!(c.errors(), 0);
+        assert_eq!(counter.started.load(Ordering::SeqCst), 9);
+        assert_eq!(counter.done.load(Ordering::SeqCst), 9);
+        assert_eq!(counter.finished.load(Ordering::SeqCst), 1);
+    }
+}

@@ -1,0 +1,682 @@
+//! Plan: what applying the desired state to the live state would change.
+//!
+//! ```text
+//! desired objects ─seal─┐                       ┌─ render::text
+//!                       ├─normalize─mask─diff─▶ Plan ─┼─ render::markdown
+//! live objects ───seal──┘                       └─ render::json (the contract)
+//! ```
+//!
+//! Secret values are sealed (`secrets`) before anything else looks at an
+//! object, and only opaque tokens come out. Nothing here does IO: the CLI
+//! reads the live state through `live::LiveSource` and passes it in.
+
+pub mod diff;
+pub mod normalize;
+pub mod render;
+pub mod secrets;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::emit::DesiredObject;
+use crate::live::LiveObject;
+use diff::{FieldChange, Op};
+use jardin_core::code;
+use jardin_core::diag::Diagnostic;
+use jardin_core::kube::group_of;
+use jardin_core::kube::TENANT_LABEL;
+use normalize::IgnoreRule;
+use secrets::{Keys, Sealed};
+
+/// Version of the JSON plan (docs/PLAN.md). Bump on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The identity of an object in a cluster. The API version is left out: the
+/// server converts between versions of a group.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ObjectId {
+    pub cluster: String,
+    pub namespace: String,
+    pub group: String,
+    pub kind: String,
+    pub name: String,
+}
+
+impl ObjectId {
+    fn of(cluster: &str, v: &Value) -> ObjectId {
+        ObjectId {
+            cluster: cluster.to_string(),
+            namespace: v["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            group: group_of(v["apiVersion"].as_str().unwrap_or("")).to_string(),
+            kind: v["kind"].as_str().unwrap_or("").to_string(),
+            name: v["metadata"]["name"].as_str().unwrap_or("").to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectId {
+    /// `Deployment louise-michel/faire-ecole-cloud/nextcloud`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{} {}/{}", self.kind, self.cluster, self.name)
+        } else {
+            write!(
+                f,
+                "{} {}/{}/{}",
+                self.kind, self.cluster, self.namespace, self.name
+            )
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+/// One object that would change. Every value in it is normalized and
+/// secret-masked.
+#[derive(Clone, Debug, Serialize)]
+pub struct Change {
+    pub action: Action,
+    #[serde(flatten)]
+    pub id: ObjectId,
+    pub api_version: String,
+    /// The tenant it belongs to; `None` for objects shared by tenants.
+    pub tenant: Option<String>,
+    /// Updates: every changed field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldChange>,
+    /// Deletes: why jardin considers the object its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Why this change needs approval, if it does.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approval: Vec<String>,
+    /// Creates and updates: the object as it would be (normalized, masked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desired: Option<Value>,
+    /// Updates and deletes: the object as it is (normalized, masked); shown
+    /// in text diffs, not part of the JSON contract.
+    #[serde(skip)]
+    pub live: Option<Value>,
+}
+
+/// Counts per tenant (and in total).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub unchanged: usize,
+}
+
+impl<'a> std::iter::Sum<&'a Counts> for Counts {
+    fn sum<I: Iterator<Item = &'a Counts>>(counts: I) -> Counts {
+        counts.fold(Counts::default(), |a, c| Counts {
+            create: a.create + c.create,
+            update: a.update + c.update,
+            delete: a.delete + c.delete,
+            unchanged: a.unchanged + c.unchanged,
+        })
+    }
+}
+
+impl Counts {
+    pub fn changes(&self) -> usize {
+        self.create + self.update + self.delete
+    }
+    fn add(&mut self, a: Action) {
+        match a {
+            Action::Create => self.create += 1,
+            Action::Update => self.update += 1,
+            Action::Delete => self.delete += 1,
+        }
+    }
+}
+
+/// The key under which shared objects (no tenant) are counted.
+pub const SHARED: &str = "(shared)";
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    pub format_version: u32,
+    /// blake3 of the canonical normalized desired state (`blake3:<hex>`).
+    pub desired_hash: String,
+    /// blake3 of the canonical normalized live state.
+    pub live_hash: String,
+    /// Where the live state came from, per cluster.
+    pub live_sources: BTreeMap<String, String>,
+    pub summary: Counts,
+    pub tenants: BTreeMap<String, Counts>,
+    /// Plan-wide reasons for approval (the deletion threshold).
+    pub approval: Vec<String>,
+    /// Sorted by tenant (shared last), then object.
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    pub fn needs_approval(&self) -> bool {
+        !self.approval.is_empty() || self.changes.iter().any(|c| !c.approval.is_empty())
+    }
+}
+
+/// What to plan against what.
+pub struct Input<'a> {
+    /// Taken by value: the plan does not copy the desired state.
+    pub desired: Vec<DesiredObject>,
+    pub live: Vec<LiveObject>,
+    pub live_sources: BTreeMap<String, String>,
+    pub ignore: &'a [IgnoreRule],
+    /// Every tenant with a file in the config root (filters aside).
+    pub known_tenants: BTreeSet<String>,
+    /// `--tenant`: only these tenants' objects are compared or deleted.
+    pub tenant_filter: Vec<String>,
+    /// Deleting more than this many objects needs approval…
+    pub max_deletes: usize,
+    /// …or more than this share (percent) of the live objects in scope.
+    pub max_delete_percent: usize,
+    /// `$JARDIN_PLAN_KEY`.
+    pub secret_key: Option<String>,
+    /// The "live" side is another desired state (`jardin diff`): nothing on
+    /// it was defaulted by a server, so nothing is dropped against the other.
+    pub compare_desired: bool,
+}
+
+/// A sealed, normalized object of one side.
+struct Side {
+    id: ObjectId,
+    api_version: String,
+    tenant: Option<String>,
+    sealed: Sealed,
+}
+
+fn tenant_label(v: &Value) -> Option<String> {
+    v["metadata"]["labels"][TENANT_LABEL]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Canonical hash of one side: objects in id order, secrets as keyed
+/// digests. serde_json maps are sorted, so serialization is canonical.
+fn state_hash(sides: &[&Side], keys: &Keys) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for s in sides {
+        let body = if s.sealed.secrets.is_empty() {
+            serde_json::to_vec(&s.sealed.value)
+        } else {
+            let mut v = s.sealed.value.clone();
+            secrets::replace(&mut v, &s.sealed.secrets, &|x| keys.digest(x));
+            serde_json::to_vec(&v)
+        }
+        .unwrap_or_default();
+        let id = serde_json::to_vec(&s.id).unwrap_or_default();
+        hasher.update(&(id.len() as u64).to_le_bytes());
+        hasher.update(&id);
+        hasher.update(&(body.len() as u64).to_le_bytes());
+        hasher.update(&body);
+    }
+    format!("blake3:{}", hasher.finalize().to_hex())
+}
+
+/// Kinds whose deletion destroys data (or everything in a namespace).
+fn deletion_needs_approval(id: &ObjectId) -> Option<&'static str> {
+    match (id.group.as_str(), id.kind.as_str()) {
+        ("", "PersistentVolumeClaim") => {
+            Some("deleting a volume claim deletes its volume and data")
+        }
+        ("", "Namespace") => {
+            Some("deleting a namespace deletes everything in it, volumes included")
+        }
+        ("postgresql.cnpg.io", "Database") => {
+            Some("deleting a Database object can drop the database")
+        }
+        ("postgresql.cnpg.io", "Cluster") => {
+            Some("deleting a Postgres cluster deletes every database in it")
+        }
+        ("objectstorage.k8s.io", "BucketClaim") => {
+            Some("deleting a bucket claim can delete the bucket and its data")
+        }
+        _ => None,
+    }
+}
+
+/// Fields the API server refuses to change in place (the object must be
+/// recreated), by group, kind and path prefix.
+const IMMUTABLE: &[(&str, &str, &str)] = &[
+    ("apps", "Deployment", "spec.selector"),
+    ("apps", "StatefulSet", "spec.selector"),
+    ("apps", "StatefulSet", "spec.serviceName"),
+    ("apps", "StatefulSet", "spec.volumeClaimTemplates"),
+    ("apps", "DaemonSet", "spec.selector"),
+    ("batch", "Job", "spec.selector"),
+    ("batch", "Job", "spec.template"),
+    ("", "PersistentVolumeClaim", "spec.accessModes"),
+    ("", "PersistentVolumeClaim", "spec.storageClassName"),
+    ("", "PersistentVolumeClaim", "spec.volumeMode"),
+    ("", "PersistentVolumeClaim", "spec.volumeName"),
+    ("", "Secret", "type"),
+    ("postgresql.cnpg.io", "Database", "spec.name"),
+    ("objectstorage.k8s.io", "BucketClaim", "spec"),
+    ("objectstorage.k8s.io", "BucketAccess", "spec"),
+];
+
+/// Bytes of a Kubernetes quantity, when it is a plain storage size.
+fn quantity(v: &Value) -> Option<f64> {
+    jardin_core::quantity::json_bytes(v).map(|b| b as f64)
+}
+
+fn update_approval(id: &ObjectId, fields: &[FieldChange]) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in fields {
+        let immutable = IMMUTABLE
+            .iter()
+            .any(|(g, k, p)| *g == id.group && *k == id.kind && diff::under(&f.path, p));
+        if immutable {
+            out.push(format!(
+                "{} is immutable: the object must be deleted and recreated",
+                f.path
+            ));
+        }
+        // A volume can grow; it cannot shrink.
+        if id.kind == "PersistentVolumeClaim"
+            && diff::under(&f.path, "spec.resources.requests.storage")
+        {
+            let shrinks = match (
+                f.before.as_ref().and_then(quantity),
+                f.after.as_ref().and_then(quantity),
+            ) {
+                (Some(b), Some(a)) => a < b,
+                _ => true,
+            };
+            if shrinks {
+                out.push(format!(
+                    "{} would shrink a volume, which Kubernetes refuses",
+                    f.path
+                ));
+            }
+        }
+    }
+    out.dedup();
+    out
+}
+
+/// Computes the plan. Errors: the same object listed twice in the live state.
+pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
+    let keys = Keys::new(input.secret_key.as_deref());
+    let in_scope = |t: &Option<String>| {
+        input.tenant_filter.is_empty()
+            || t.as_ref().is_some_and(|t| input.tenant_filter.contains(t))
+    };
+
+    // Desired side: seal, normalize. Taken by value: no copy of the state.
+    let desired: Vec<Side> = input
+        .desired
+        .into_par_iter()
+        .filter(|o| in_scope(&o.tenant))
+        .map(|o| {
+            let id = ObjectId::of(&o.cluster, &o.value);
+            let api_version = o.value["apiVersion"].as_str().unwrap_or("").to_string();
+            let mut sealed = secrets::seal(o.value);
+            normalize::common(&mut sealed.value);
+            normalize::ignore(&mut sealed.value, &id.kind, input.ignore);
+            Side {
+                id,
+                api_version,
+                tenant: o.tenant,
+                sealed,
+            }
+        })
+        .collect();
+    let by_id: HashMap<&ObjectId, &Side> = desired.iter().map(|s| (&s.id, s)).collect();
+
+    // Live side: seal, normalize against the desired counterpart.
+    let mut live: Vec<Side> = input
+        .live
+        .into_par_iter()
+        .map(|o| {
+            let id = ObjectId::of(&o.cluster, &o.value);
+            let tenant = tenant_label(&o.value);
+            let mut sealed = secrets::seal(o.value);
+            let d = by_id.get(&id).copied();
+            normalize::common(&mut sealed.value);
+            normalize::ignore(&mut sealed.value, &id.kind, input.ignore);
+            if let Some(d) = d {
+                // The server answers in the version we ask for.
+                sealed.value["apiVersion"] = Value::String(d.api_version.clone());
+            }
+            if !input.compare_desired {
+                normalize::live_against(
+                    &mut sealed.value,
+                    d.map(|d| &d.sealed.value),
+                    &id.group,
+                    &id.kind,
+                );
+            }
+            Side {
+                api_version: sealed.value["apiVersion"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                id,
+                tenant,
+                sealed,
+            }
+        })
+        .filter(|s| in_scope(&s.tenant))
+        .collect();
+    live.sort_by(|a, b| a.id.cmp(&b.id));
+    if let Some(w) = live.windows(2).find(|w| w[0].id == w[1].id) {
+        return Err(Diagnostic::error(
+            code::LISTED_TWICE,
+            format!("{} is listed twice in the live state", w[0].id),
+        )
+        .with_help("a snapshot directory must not hold the same object in two files"));
+    }
+    let mut desired_sorted: Vec<&Side> = desired.iter().collect();
+    desired_sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    let live_refs: Vec<&Side> = live.iter().collect();
+    let desired_hash = state_hash(&desired_sorted, &keys);
+    let live_hash = state_hash(&live_refs, &keys);
+    let tokens = keys.tokens(&desired_hash, &live_hash);
+    let mask = |s: &Side| {
+        let mut v = s.sealed.value.clone();
+        secrets::replace(&mut v, &s.sealed.secrets, &|x| tokens.token(x));
+        v
+    };
+
+    let live_by_id: HashMap<&ObjectId, &Side> = live.iter().map(|s| (&s.id, s)).collect();
+    let mut tenants: BTreeMap<String, Counts> = BTreeMap::new();
+    let key = |t: &Option<String>| t.clone().unwrap_or_else(|| SHARED.to_string());
+    let mut changes: Vec<Change> = desired_sorted
+        .par_iter()
+        .filter_map(|d| {
+            let desired_value = || mask(d);
+            match live_by_id.get(&d.id) {
+                None => Some(Change {
+                    action: Action::Create,
+                    id: d.id.clone(),
+                    api_version: d.api_version.clone(),
+                    tenant: d.tenant.clone(),
+                    fields: Vec::new(),
+                    reason: None,
+                    approval: Vec::new(),
+                    desired: Some(desired_value()),
+                    live: None,
+                }),
+                // Most objects hold no secret and did not change: no copy.
+                Some(l)
+                    if d.sealed.secrets.is_empty()
+                        && l.sealed.secrets.is_empty()
+                        && l.sealed.value == d.sealed.value =>
+                {
+                    None
+                }
+                Some(l) => {
+                    let live_value = mask(l);
+                    let desired_value = desired_value();
+                    let fields = diff::diff(&live_value, &desired_value);
+                    (!fields.is_empty()).then(|| Change {
+                        action: Action::Update,
+                        id: d.id.clone(),
+                        api_version: d.api_version.clone(),
+                        tenant: d.tenant.clone(),
+                        approval: update_approval(&d.id, &fields),
+                        fields,
+                        reason: None,
+                        desired: Some(desired_value),
+                        live: Some(live_value),
+                    })
+                }
+            }
+        })
+        .collect();
+    for d in &desired_sorted {
+        let c = tenants.entry(key(&d.tenant)).or_default();
+        if live_by_id.contains_key(&d.id) {
+            c.unchanged += 1;
+        }
+    }
+    for c in &changes {
+        if c.action == Action::Update {
+            if let Some(t) = tenants.get_mut(&key(&c.tenant)) {
+                t.unchanged = t.unchanged.saturating_sub(1);
+            }
+        }
+    }
+
+    // Deletes: live objects of ours that nothing desired matches.
+    let mut deletes = 0usize;
+    for l in &live {
+        if by_id.contains_key(&l.id) {
+            continue;
+        }
+        let reason = match &l.tenant {
+            _ if normalize::is_partial(&l.id.group, &l.id.kind) => continue,
+            Some(t) if input.known_tenants.contains(t) => format!(
+                "labelled app.kubernetes.io/managed-by=jardin and {TENANT_LABEL}={t}; tenant \"{t}\" no longer renders it"
+            ),
+            Some(t) => format!(
+                "labelled app.kubernetes.io/managed-by=jardin and {TENANT_LABEL}={t}; no tenants/{t}.ncl in this config root: an orphan of a removed tenant"
+            ),
+            None => "labelled app.kubernetes.io/managed-by=jardin, shared by tenants, no longer rendered".to_string(),
+        };
+        deletes += 1;
+        changes.push(Change {
+            action: Action::Delete,
+            id: l.id.clone(),
+            api_version: l.api_version.clone(),
+            tenant: l.tenant.clone(),
+            fields: Vec::new(),
+            reason: Some(reason),
+            approval: deletion_needs_approval(&l.id)
+                .map(str::to_string)
+                .into_iter()
+                .collect(),
+            desired: None,
+            live: Some(mask(l)),
+        });
+    }
+    for c in &changes {
+        tenants.entry(key(&c.tenant)).or_default().add(c.action);
+    }
+    let mut approval = Vec::new();
+    if deletes > input.max_deletes {
+        approval.push(format!(
+            "{deletes} deletions, more than the threshold of {}",
+            input.max_deletes
+        ));
+    }
+    if !live.is_empty() && deletes * 100 > input.max_delete_percent * live.len() {
+        approval.push(format!(
+            "{deletes} deletions out of {} live objects, more than {}%",
+            live.len(),
+            input.max_delete_percent
+        ));
+    }
+    // Tenants in order, shared objects last; then by object.
+    changes.sort_by(|a, b| {
+        (a.tenant.is_none(), &a.tenant, &a.id).cmp(&(b.tenant.is_none(), &b.tenant, &b.id))
+    });
+    let summary: Counts = tenants.values().sum();
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        desired_hash,
+        live_hash,
+        live_sources: input.live_sources,
+        summary,
+        tenants,
+        approval,
+        changes,
+    })
+}
+
+/// The op sign used by every renderer.
+pub fn sign(op: Op) -> char {
+    match op {
+        Op::Add => '+',
+        Op::Remove => '-',
+        Op::Replace => '~',
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn id(group: &str, kind: &str) -> ObjectId {
+        ObjectId {
+            cluster: "c".into(),
+            namespace: "n".into(),
+            group: group.into(),
+            kind: kind.into(),
+            name: "x".into(),
+        }
+    }
+
+    fn change(path: &str, before: Value, after: Value) -> FieldChange {
+        FieldChange {
+            path: path.into(),
+            op: Op::Replace,
+            before: Some(before),
+            after: Some(after),
+        }
+    }
+
+    #[test]
+    fn immutable_fields_and_shrinking_volumes_need_approval() {
+        let sel = change("spec.selector.matchLabels.app", json!("a"), json!("b"));
+        assert_eq!(update_approval(&id("apps", "Deployment"), &[sel]).len(), 1);
+        let replicas = change("spec.replicas", json!(1), json!(2));
+        assert!(update_approval(&id("apps", "Deployment"), &[replicas]).is_empty());
+        let grow = change(
+            "spec.resources.requests.storage",
+            json!("10Gi"),
+            json!("20Gi"),
+        );
+        assert!(update_approval(&id("", "PersistentVolumeClaim"), &[grow]).is_empty());
+        let shrink = change(
+            "spec.resources.requests.storage",
+            json!("10Gi"),
+            json!("5000Mi"),
+        );
+        assert_eq!(
+            update_approval(&id("", "PersistentVolumeClaim"), &[shrink]).len(),
+            1
+        );
+    }
+
+    /// A tiny deterministic generator: no dependency, same cases every run.
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 >> 33
+        }
+    }
+
+    fn junk(r: &mut Lcg, depth: u32) -> Value {
+        match r.next() % if depth > 2 { 4 } else { 6 } {
+            0 => Value::Null,
+            1 => json!(r.next() % 7),
+            2 => json!(["a", 1, null]),
+            3 => json!("x~1/\u{1}jardin-sealed:99"),
+            4 => Value::Array((0..r.next() % 3).map(|_| junk(r, depth + 1)).collect()),
+            _ => {
+                let mut m = serde_json::Map::new();
+                for k in [
+                    "name",
+                    "data",
+                    "spec",
+                    "metadata",
+                    "env",
+                    "value",
+                    "containers",
+                ] {
+                    if r.next().is_multiple_of(2) {
+                        m.insert(k.into(), junk(r, depth + 1));
+                    }
+                }
+                Value::Object(m)
+            }
+        }
+    }
+
+    /// Whatever the live state holds, computing a plan does not panic.
+    #[test]
+    fn never_panics_on_odd_live_objects() {
+        let mut r = Lcg(7);
+        let desired: Vec<DesiredObject> = [
+            "Secret",
+            "Deployment",
+            "Service",
+            "PersistentVolumeClaim",
+        ]
+        .iter()
+        .map(|k| {
+            let mut v = junk(&mut r, 0);
+            if !v.is_object() {
+                v = json!({});
+            }
+            v["apiVersion"] = json!(if *k == "Deployment" { "apps/v1" } else { "v1" });
+            v["kind"] = json!(k);
+            v["metadata"] =
+                json!({"name": "x", "namespace": "n", "annotations": {GENERATE_FOR_TEST: "a,b"}});
+            DesiredObject::new("c", Some("t".into()), None, v)
+        })
+        .collect();
+        for _ in 0..300 {
+            let live: Vec<LiveObject> = desired
+                .iter()
+                .map(|d| {
+                    let mut v = junk(&mut r, 0);
+                    if !v.is_object() {
+                        v = json!({});
+                    }
+                    v["apiVersion"] = d.value["apiVersion"].clone();
+                    v["kind"] = d.value["kind"].clone();
+                    v["metadata"] =
+                        json!({"name": "x", "namespace": "n", "labels": {TENANT_LABEL: "t"}});
+                    LiveObject {
+                        cluster: "c".into(),
+                        value: v,
+                    }
+                })
+                .collect();
+            let plan = compute(Input {
+                desired: desired.clone(),
+                live,
+                live_sources: BTreeMap::new(),
+                ignore: &[IgnoreRule {
+                    kind: "*".into(),
+                    pointer: "/spec/*/0".into(),
+                }],
+                known_tenants: BTreeSet::new(),
+                tenant_filter: Vec::new(),
+                max_deletes: 10,
+                max_delete_percent: 25,
+                secret_key: None,
+                compare_desired: false,
+            })
+            .unwrap();
+            let _ = render::text::render(&plan, true);
+            let _ = render::markdown::render(&plan, 500);
+            let _ = render::json::render(&plan);
+        }
+    }
+
+    const GENERATE_FOR_TEST: &str = jardin_core::kube::GENERATE_ANNOTATION;
+}

@@ -1,0 +1,100 @@
+//! Build stamps: a hash of everything a build reads (every file of the
+//! config root, the compiler and its embedded library, the filters). When a
+//! build's stamp matches the one recorded for its output directory, the
+//! output is already what the build would write, and nothing is redone.
+
+use std::path::{Path, PathBuf};
+
+use crate::pipeline::Options;
+
+/// Hashes the inputs of a build. Hidden entries (`.git`, editor files) and
+/// the output directory itself are not inputs.
+pub fn inputs(opts: &Options, output: &Path) -> Option<blake3::Hash> {
+    let root = std::fs::canonicalize(&opts.root).ok()?;
+    let output = std::fs::canonicalize(output).unwrap_or_else(|_| output.to_path_buf());
+    let mut files = Vec::new();
+    collect(&root, &output, &mut files).ok()?;
+    files.sort();
+    let mut h = blake3::Hasher::new();
+    h.update(jardin_eval::library_hash().as_bytes());
+    h.update(format!("{:?}{:?}", opts.tenants, opts.clusters).as_bytes());
+    for path in files {
+        let rel = path.strip_prefix(&root).ok()?;
+        h.update(rel.to_string_lossy().as_bytes());
+        h.update(&[0]);
+        h.update(blake3::hash(&std::fs::read(&path).ok()?).as_bytes());
+    }
+    Some(h.finalize())
+}
+
+fn collect(dir: &Path, skip: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') || path == skip {
+            continue;
+        }
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            collect(&path, skip, out)?;
+        } else if kind.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Where the stamp of an output directory is kept: in the cache, never in
+/// the output (which must hold only what the build writes).
+fn stamp_path(cache: &Path, output: &Path) -> PathBuf {
+    let abs = std::fs::canonicalize(output).unwrap_or_else(|_| output.to_path_buf());
+    let key = blake3::hash(abs.to_string_lossy().as_bytes()).to_hex();
+    cache.join("builds").join(&key[..32])
+}
+
+/// True when `output` holds the result of a build with these inputs.
+pub fn is_current(cache: &Path, output: &Path, inputs: &blake3::Hash) -> bool {
+    output.is_dir()
+        && std::fs::read_to_string(stamp_path(cache, output))
+            .is_ok_and(|s| s.trim() == inputs.to_hex().as_str())
+}
+
+/// Records that `output` now holds the result of a build with these inputs.
+pub fn record(cache: &Path, output: &Path, inputs: &blake3::Hash) {
+    let path = stamp_path(cache, output);
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let _ = std::fs::write(path, inputs.to_hex().as_str());
+}
+
+/// Forgets the stamp (before an output directory is replaced).
+pub fn forget(cache: &Path, output: &Path) {
+    let _ = std::fs::remove_file(stamp_path(cache, output));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stamps_change_with_inputs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        std::fs::create_dir_all(root.join("tenants")).unwrap();
+        std::fs::write(root.join("jardin.ncl"), "{}").unwrap();
+        let opts = crate::pipeline::Options {
+            root: root.clone(),
+            ..Default::default()
+        };
+        let out = tmp.path().join("out");
+        let a = super::inputs(&opts, &out).expect("stamp");
+        assert_eq!(Some(a), super::inputs(&opts, &out));
+        std::fs::write(root.join("tenants/x.ncl"), "{}").unwrap();
+        let b = super::inputs(&opts, &out).unwrap();
+        assert_ne!(a, b);
+        let cache = tmp.path().join("cache");
+        std::fs::create_dir_all(&out).unwrap();
+        assert!(!super::is_current(&cache, &out, &b));
+        super::record(&cache, &out, &b);
+        assert!(super::is_current(&cache, &out, &b));
+    }
+}

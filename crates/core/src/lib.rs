@@ -1,0 +1,12 @@
+//! jardin's vocabulary, shared by every other crate: diagnostics and the
+//! registry of their codes, sources and spans, the typed model the stdlib's
+//! contracts are mirrored in, the Kubernetes labels and annotations jardin
+//! writes, and quantities. It knows neither Nickel nor the network, and
+//! does no IO.
+
+pub mod code;
+pub mod diag;
+pub mod kube;
+pub mod model;
+pub mod quantity;
+pub mod source;

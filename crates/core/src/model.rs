@@ -1,0 +1,499 @@
+//! The typed model: Rust mirrors of the stdlib contracts, deserialized from
+//! evaluated JSON. Fields are already validated by the contracts; the rules
+//! in `check` validate what spans files.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::source::SourceMap;
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SecretRef {
+    pub name: String,
+    pub key: String,
+}
+
+/// Where a secret comes from. Never a value: the contract rejects literals.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretSource {
+    Generate(serde_json::Value),
+    Ref(SecretRef),
+    External(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Retention {
+    pub daily: u32,
+    pub weekly: u32,
+    pub monthly: u32,
+}
+
+/// The night window in which `nightly` and `weekly` schedules are spread.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct BackupWindow {
+    pub start_hour: u32,
+    pub hours: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct BackupPolicy {
+    pub target: String,
+    /// `nightly`, or a five-field cron expression.
+    pub schedule: String,
+    pub retention: Retention,
+    pub pitr_days: u32,
+    #[serde(default)]
+    pub encryption_key: Option<SecretSource>,
+    /// `weekly`, or a five-field cron expression.
+    pub verify_schedule: String,
+    pub window: BackupWindow,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct PartialRetention {
+    pub daily: Option<u32>,
+    pub weekly: Option<u32>,
+    pub monthly: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct PartialWindow {
+    pub start_hour: Option<u32>,
+    pub hours: Option<u32>,
+}
+
+/// A partial policy (a tenant's or an app's), merged field by field over
+/// the policy it inherits.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct PolicyOverride {
+    pub target: Option<String>,
+    pub schedule: Option<String>,
+    pub retention: Option<PartialRetention>,
+    pub pitr_days: Option<u32>,
+    pub encryption_key: Option<SecretSource>,
+    pub verify_schedule: Option<String>,
+    pub window: Option<PartialWindow>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct CredentialKeys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct BackupTarget {
+    pub endpoint: String,
+    pub bucket: String,
+    pub prefix: String,
+    pub region: String,
+    pub location: String,
+    pub credentials: SecretSource,
+    pub credential_keys: CredentialKeys,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SmtpRelay {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<SecretSource>,
+    pub dkim_selector: String,
+    pub spf_include: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Quotas {
+    pub cpu: String,
+    pub memory: String,
+    pub storage: String,
+    pub buckets: u32,
+    pub max_apps: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Plan {
+    pub description: String,
+    pub quotas: Quotas,
+    pub default_size: String,
+    pub sizes: BTreeMap<String, String>,
+    pub ha: bool,
+    pub backup: PlanBackup,
+}
+
+/// A plan's backup class: a floor for overrides, and raised defaults.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct PlanBackup {
+    pub minimum_retention: Retention,
+    pub minimum_pitr_days: u32,
+    #[serde(default)]
+    pub retention: Option<PartialRetention>,
+    #[serde(default)]
+    pub pitr_days: Option<u32>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct PostgresService {
+    pub cluster: String,
+    pub namespace: String,
+    pub version: u32,
+    pub collation: String,
+    pub extensions: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ObjectStore {
+    pub bucket_class: String,
+    pub endpoint: String,
+    pub location: String,
+    #[serde(default)]
+    pub access_class: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Ingress {
+    pub class: String,
+    pub ipv4: Vec<String>,
+    pub ipv6: Vec<String>,
+    pub hostname: String,
+    pub cluster_issuer: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct StorageClasses {
+    pub rwo: String,
+    pub rwx: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Capacity {
+    pub cpu: String,
+    pub memory: String,
+    pub storage: String,
+    pub nodes: u32,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct ClusterServices {
+    #[serde(default)]
+    pub postgres: BTreeMap<String, PostgresService>,
+    #[serde(default)]
+    pub object_stores: BTreeMap<String, ObjectStore>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Cluster {
+    pub location: String,
+    pub kubernetes_version: String,
+    pub ingress: Ingress,
+    pub storage_classes: StorageClasses,
+    pub capacity: Capacity,
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub services: ClusterServices,
+}
+
+impl Cluster {
+    pub fn has(&self, capability: &str) -> bool {
+        self.capabilities.iter().any(|c| c == capability)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ZoneRecord {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+    pub ttl: Option<u32>,
+}
+
+/// A TSIG key reference: the secret itself is read at run time from the
+/// environment or a file (see `dns::tsig`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct TsigKeyRef {
+    pub name: String,
+    pub algorithm: String,
+    pub secret: SecretSource,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct DeletionBudget {
+    pub count: u32,
+    pub percent: u32,
+}
+
+impl Default for DeletionBudget {
+    fn default() -> Self {
+        DeletionBudget {
+            count: 10,
+            percent: 10,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Zone {
+    pub provider: String,
+    #[serde(default)]
+    pub server: Option<String>,
+    #[serde(default)]
+    pub tsig: Option<TsigKeyRef>,
+    pub ttl: u32,
+    pub exclusive: bool,
+    #[serde(default = "default_hosts")]
+    pub hosts: String,
+    #[serde(default)]
+    pub nameservers: Vec<String>,
+    #[serde(default = "default_caa")]
+    pub caa_issuers: Vec<String>,
+    #[serde(default = "default_matrix")]
+    pub matrix_delegation: String,
+    #[serde(default)]
+    pub deletion_budget: DeletionBudget,
+    pub records: Vec<ZoneRecord>,
+}
+
+fn default_hosts() -> String {
+    "cname".into()
+}
+fn default_caa() -> Vec<String> {
+    vec!["letsencrypt.org".into()]
+}
+fn default_matrix() -> String {
+    "well-known".into()
+}
+
+impl Default for Zone {
+    /// The settings of a zone a tenant lists but the collective does not
+    /// configure; the same as the stdlib's defaults.
+    fn default() -> Self {
+        Zone {
+            provider: "zonefile".into(),
+            server: None,
+            tsig: None,
+            ttl: 3600,
+            exclusive: false,
+            hosts: default_hosts(),
+            nameservers: Vec::new(),
+            caa_issuers: default_caa(),
+            matrix_delegation: default_matrix(),
+            deletion_budget: DeletionBudget::default(),
+            records: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Defaults {
+    pub plan: String,
+    #[serde(default)]
+    pub backup: Option<BackupPolicy>,
+}
+
+/// `jardin.ncl`: the collective, its clusters, plans and shared services.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Collective {
+    pub name: String,
+    pub contact: String,
+    pub dmarc_report: Option<String>,
+    pub catalog_version: String,
+    pub defaults: Defaults,
+    pub plans: BTreeMap<String, Plan>,
+    pub clusters: BTreeMap<String, Cluster>,
+    pub backup_targets: BTreeMap<String, BackupTarget>,
+    pub smtp_relays: BTreeMap<String, SmtpRelay>,
+    pub zones: BTreeMap<String, Zone>,
+    #[serde(default)]
+    pub plan: PlanConfig,
+}
+
+/// `plan` in jardin.ncl: how plans are computed.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct PlanConfig {
+    /// Fields that controllers own, left out of every comparison.
+    #[serde(default)]
+    pub ignore: Vec<IgnoreRule>,
+}
+
+/// One entry of the ignore list in jardin.ncl:
+/// `plan.ignore = [{ kind = "Deployment", pointer = "/spec/replicas" }]`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct IgnoreRule {
+    /// A kind (`Deployment`) or `*` for every kind.
+    pub kind: String,
+    pub pointer: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Bindings {
+    pub postgres: Option<String>,
+    pub object_store: Option<String>,
+    pub smtp: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct AppInstance {
+    pub app: String,
+    pub version: Option<String>,
+    pub host: String,
+    pub aliases: Vec<String>,
+    pub size: Option<String>,
+    pub replicas: Option<u32>,
+    pub bindings: Bindings,
+    pub secrets: BTreeMap<String, SecretSource>,
+    pub backup: serde_json::Value,
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Mail {
+    pub sending_domain: String,
+    pub relay: String,
+}
+
+/// A tenant file, after the `Tenant` contract.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Tenant {
+    pub id: String,
+    pub display_name: String,
+    pub contacts: Vec<String>,
+    pub cluster: String,
+    pub plan: Option<String>,
+    pub state: String,
+    pub zones: Vec<String>,
+    pub mail: Option<Mail>,
+    #[serde(default)]
+    pub backup: PolicyOverride,
+    pub apps: BTreeMap<String, AppInstance>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ResolvedBindings {
+    pub postgres: Option<String>,
+    pub object_store: Option<String>,
+    pub smtp: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Resources {
+    pub cpu: String,
+    pub memory: String,
+    pub storage: String,
+}
+
+/// One app instance after resolution against the collective and catalog.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct CompiledApp {
+    pub app: String,
+    pub version: Option<String>,
+    pub namespace: String,
+    pub host: String,
+    pub hosts: Vec<String>,
+    pub size: String,
+    pub state: String,
+    pub bindings: ResolvedBindings,
+    pub missing_services: Vec<String>,
+    /// False when a reference could not be resolved; `check` says which.
+    pub rendered: bool,
+    #[serde(default)]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub replicas: Option<u32>,
+    #[serde(default)]
+    pub resources: Option<Resources>,
+    /// The objects the catalog's render function produced.
+    pub objects: Vec<serde_json::Value>,
+}
+
+/// What evaluating one tenant file gives.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct CompiledTenant {
+    pub tenant: Tenant,
+    pub plan: String,
+    pub apps: BTreeMap<String, CompiledApp>,
+}
+
+/// A tenant with where it came from.
+#[derive(Clone, Debug)]
+pub struct TenantUnit {
+    pub compiled: CompiledTenant,
+    pub source_map: SourceMap,
+    pub from_cache: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct PostgresNeed {
+    pub min_version: u32,
+    pub extensions: Vec<String>,
+    pub collation: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct BucketNeed {
+    pub purpose: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Requires {
+    pub postgres: Option<PostgresNeed>,
+    #[serde(default)]
+    pub buckets: Vec<BucketNeed>,
+    #[serde(default)]
+    pub smtp: bool,
+    #[serde(default)]
+    pub udp_ports: Vec<u16>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct StateItem {
+    pub name: String,
+    pub kind: String,
+    pub criticality: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SecretDecl {
+    pub keys: Vec<String>,
+    pub encrypts_data: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Release {
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Versions {
+    pub default: String,
+    pub available: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SizeProfile {
+    pub cpu: String,
+    pub memory: String,
+    pub storage: String,
+    pub replicas: u32,
+}
+
+/// A catalog app's metadata (everything but its render function).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct CatalogApp {
+    pub id: String,
+    pub description: String,
+    pub versions: Versions,
+    pub requires: Requires,
+    pub state: Vec<StateItem>,
+    pub secrets: BTreeMap<String, SecretDecl>,
+    pub sizes: BTreeMap<String, SizeProfile>,
+    /// Components that cannot run more than one replica, even on a highly
+    /// available plan.
+    #[serde(default)]
+    pub singletons: Vec<String>,
+}
+
+pub type Catalog = BTreeMap<String, CatalogApp>;

@@ -1,0 +1,375 @@
+//! `jardin dns plan` and `jardin dns apply`.
+//!
+//! Exit codes: 0 no change (or applied), 1 error, 2 changes, 3 changes that
+//! need approval (deletions over a zone's budget).
+
+use std::path::PathBuf;
+
+use clap::{Subcommand, ValueEnum};
+use rayon::prelude::*;
+
+use super::{exit, options, Global, Output};
+use jardin_compiler::dns::derive::derive;
+use jardin_compiler::dns::live::{LiveSource, Snapshot};
+use jardin_compiler::dns::plan::{plan_zone, render_text, PlanFile, SavedZone, ZonePlan};
+use jardin_compiler::dns::ZoneData;
+use jardin_compiler::pipeline;
+use jardin_core::code;
+use jardin_core::diag::Diagnostic;
+use jardin_net::axfr::Server;
+use jardin_net::tsig::TsigKey;
+
+pub const CHANGES: i32 = 2;
+pub const NEEDS_APPROVAL: i32 = 3;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DnsCommand {
+    /// Show what would change on the authoritative servers.
+    Plan {
+        #[arg(default_value = ".")]
+        root: PathBuf,
+        /// Only this zone (repeatable) [default: every rfc2136 zone, or every zone with --snapshot].
+        #[arg(long = "zone", value_name = "ZONE")]
+        zones: Vec<String>,
+        /// Read every zone from this server (host:port) instead of its configured one.
+        #[arg(long, conflicts_with = "snapshot")]
+        server: Option<String>,
+        /// Read zones from master files DIR/<zone>.zone instead of a server.
+        #[arg(long, value_name = "DIR")]
+        snapshot: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: PlanFormat,
+        /// Save the plan, for `jardin dns apply --plan`.
+        #[arg(short, long, value_name = "PLAN")]
+        output: Option<PathBuf>,
+    },
+    /// Change the authoritative servers: one signed RFC 2136 update per zone.
+    Apply {
+        #[arg(default_value = ".")]
+        root: PathBuf,
+        #[arg(long = "zone", value_name = "ZONE")]
+        zones: Vec<String>,
+        #[arg(long)]
+        server: Option<String>,
+        /// Apply this saved plan; refused if a zone changed since.
+        #[arg(long, value_name = "PLAN")]
+        plan: Option<PathBuf>,
+        /// Allow up to N RRset deletions per zone, over the zone's budget.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        allow_deletes: usize,
+    },
+}
+
+pub fn dns(g: &Global, out: &Output, command: DnsCommand) -> i32 {
+    match command {
+        DnsCommand::Plan {
+            root,
+            zones,
+            server,
+            snapshot,
+            format,
+            output,
+        } => plan(g, out, root, &zones, server, snapshot, format, output),
+        DnsCommand::Apply {
+            root,
+            zones,
+            server,
+            plan,
+            allow_deletes,
+        } => apply(g, out, root, &zones, server, plan, allow_deletes),
+    }
+}
+
+/// The derived zones of a config root, or the diagnostics.
+fn desired(g: &Global, out: &Output, root: PathBuf) -> Result<Vec<ZoneData>, i32> {
+    let c = pipeline::compile(&options(g, root));
+    out.diagnostics(&c.diagnostics);
+    out.summary(&c);
+    if c.errors() > 0 {
+        return Err(exit::ERROR);
+    }
+    let Some(collective) = &c.collective else {
+        return Err(exit::ERROR);
+    };
+    Ok(derive(collective, &c.tenants).zones)
+}
+
+fn select<'a>(
+    zones: &'a [ZoneData],
+    only: &[String],
+    all: bool,
+    out: &Output,
+) -> Result<Vec<&'a ZoneData>, i32> {
+    for z in only {
+        if !zones.iter().any(|d| d.name() == z.trim_end_matches('.')) {
+            let names: Vec<&str> = zones.iter().map(ZoneData::name).collect();
+            let mut d = Diagnostic::error(
+                code::DNS_PLAN_UNUSABLE,
+                format!("no zone {z} in this config"),
+            )
+            .with_help("pass a zone a tenant lists in `zones` or the collective configures");
+            if let Some(s) = jardin_core::diag::did_you_mean(z, names.iter().copied()) {
+                d = d.with_note(format!("did you mean {s}?"));
+            }
+            out.diagnostics(&[d]);
+            return Err(exit::ERROR);
+        }
+    }
+    Ok(zones
+        .iter()
+        .filter(|z| {
+            if only.is_empty() {
+                all || z.settings.provider == "rfc2136"
+            } else {
+                only.iter().any(|o| o.trim_end_matches('.') == z.name())
+            }
+        })
+        .collect())
+}
+
+/// The server address and key of a zone.
+fn endpoint(
+    z: &ZoneData,
+    server: &Option<String>,
+) -> Result<(String, Option<TsigKey>), Diagnostic> {
+    let addr = server.clone().or_else(|| z.settings.server.clone()).ok_or_else(|| {
+        Diagnostic::error(code::DNS_PLAN_UNUSABLE, format!("zone {} has no server", z.name()))
+            .with_help("set provider = \"rfc2136\" and server = \"host:port\" in the zone, or pass --server or --snapshot")
+    })?;
+    let key = z.settings.tsig.as_ref().map(TsigKey::load).transpose()?;
+    Ok((addr, key))
+}
+
+/// Reads and diffs every selected zone, in parallel (each zone is its own
+/// TCP connection).
+fn plans(
+    zones: &[&ZoneData],
+    server: &Option<String>,
+    snapshot: &Option<PathBuf>,
+) -> Vec<Result<(ZonePlan, Option<String>), Diagnostic>> {
+    zones
+        .par_iter()
+        .map(|z| {
+            let (live, addr) = match snapshot {
+                Some(dir) => (Snapshot { dir: dir.clone() }.read(z.name())?, None),
+                None => {
+                    let (addr, key) = endpoint(z, server)?;
+                    (Server::new(&addr, key).read(z.name())?, Some(addr))
+                }
+            };
+            Ok((plan_zone(z, &live), addr))
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan(
+    g: &Global,
+    out: &Output,
+    root: PathBuf,
+    only: &[String],
+    server: Option<String>,
+    snapshot: Option<PathBuf>,
+    format: PlanFormat,
+    output: Option<PathBuf>,
+) -> i32 {
+    let zones = match desired(g, out, root) {
+        Ok(z) => z,
+        Err(code) => return code,
+    };
+    let selected = match select(&zones, only, snapshot.is_some(), out) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if selected.is_empty() && !g.quiet {
+        eprintln!(
+            "no zone to plan: no zone has provider = \"rfc2136\" (use --zone, or --snapshot DIR)"
+        );
+    }
+    let t0 = std::time::Instant::now();
+    let results = plans(&selected, &server, &snapshot);
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(p) => ok.push(p),
+            Err(d) => errors.push(d),
+        }
+    }
+    if g.verbose {
+        eprintln!("planned {} zones in {:?}", selected.len(), t0.elapsed());
+    }
+    out.diagnostics(&errors);
+    match format {
+        PlanFormat::Text => {
+            let text: String = ok
+                .iter()
+                .map(|(p, _)| render_text(p))
+                .collect::<Vec<_>>()
+                .join("\n");
+            print!("{text}");
+        }
+        PlanFormat::Json => {
+            let value = serde_json::json!({
+                "format_version": 1,
+                "zones": ok.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            );
+        }
+    }
+    if let Some(path) = output {
+        let file = PlanFile {
+            format_version: 1,
+            zones: ok
+                .iter()
+                .map(|(p, addr)| SavedZone::from_plan(p, addr.clone()))
+                .collect(),
+        };
+        let text = serde_json::to_string_pretty(&file).unwrap_or_default();
+        if let Err(e) = std::fs::write(&path, text) {
+            out.diagnostics(&[Diagnostic::error(
+                code::CANNOT_WRITE,
+                format!("cannot write {}: {e}", path.display()),
+            )
+            .with_help("check the directory exists and is writable")]);
+            return exit::ERROR;
+        }
+    }
+    if !errors.is_empty() {
+        return exit::ERROR;
+    }
+    if ok.iter().any(|(p, _)| p.over_budget) {
+        return NEEDS_APPROVAL;
+    }
+    if ok.iter().any(|(p, _)| p.has_changes()) {
+        return CHANGES;
+    }
+    exit::OK
+}
+
+fn apply(
+    g: &Global,
+    out: &Output,
+    root: PathBuf,
+    only: &[String],
+    server: Option<String>,
+    plan_path: Option<PathBuf>,
+    allow_deletes: usize,
+) -> i32 {
+    let zones = match desired(g, out, root) {
+        Ok(z) => z,
+        Err(code) => return code,
+    };
+    let selected = match select(&zones, only, false, out) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let saved: Vec<SavedZone> = match &plan_path {
+        Some(path) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) => {
+                    out.diagnostics(&[Diagnostic::error(
+                        code::DNS_DELETIONS_OVER_BUDGET,
+                        format!("cannot read plan {}: {e}", path.display()),
+                    )
+                    .with_help("save a plan with `jardin dns plan -o PLAN`")]);
+                    return exit::ERROR;
+                }
+            };
+            match serde_json::from_str::<PlanFile>(&text) {
+                Ok(p) if p.format_version == 1 => p
+                    .zones
+                    .into_iter()
+                    .filter(|z| selected.iter().any(|s| s.name() == z.zone))
+                    .collect(),
+                Ok(p) => {
+                    out.diagnostics(&[Diagnostic::error(
+                        code::DNS_DELETIONS_OVER_BUDGET,
+                        format!("plan format {} is not supported", p.format_version),
+                    )
+                    .with_help("make the plan again with this version of jardin")]);
+                    return exit::ERROR;
+                }
+                Err(e) => {
+                    out.diagnostics(&[Diagnostic::error(
+                        code::DNS_DELETIONS_OVER_BUDGET,
+                        format!("{} is not a jardin DNS plan: {e}", path.display()),
+                    )
+                    .with_help("save a plan with `jardin dns plan -o PLAN`")]);
+                    return exit::ERROR;
+                }
+            }
+        }
+        None => {
+            let mut saved = Vec::new();
+            let mut errors = Vec::new();
+            for r in plans(&selected, &server, &None) {
+                match r {
+                    Ok((p, addr)) => saved.push(SavedZone::from_plan(&p, addr)),
+                    Err(d) => errors.push(d),
+                }
+            }
+            if !errors.is_empty() {
+                out.diagnostics(&errors);
+                return exit::ERROR;
+            }
+            saved
+        }
+    };
+    // The deletion budget is checked for every zone before any is changed.
+    let over: Vec<&SavedZone> = saved
+        .iter()
+        .filter(|z| z.over_budget && z.deletes > allow_deletes)
+        .collect();
+    if !over.is_empty() {
+        for z in &over {
+            out.diagnostics(&[Diagnostic::error(
+                code::DNS_PROVIDER_UNPLANNABLE,
+                format!(
+                    "zone {}: {} RRset deletions are over the zone's budget",
+                    z.zone, z.deletes
+                ),
+            )
+            .with_help(format!(
+                "review the plan, then pass --allow-deletes {}",
+                z.deletes
+            ))]);
+        }
+        return NEEDS_APPROVAL;
+    }
+    let mut code = exit::OK;
+    for z in &saved {
+        let Some(settings) = selected.iter().find(|s| s.name() == z.zone) else {
+            continue;
+        };
+        let result = endpoint(settings, &server.clone().or_else(|| z.server.clone()))
+            .and_then(|(addr, key)| jardin_net::update::apply_zone(z, &addr, key.as_ref()));
+        match result {
+            Ok(jardin_net::update::Outcome::NothingToDo) => {
+                if !g.quiet {
+                    eprintln!("zone {}: no changes", z.zone);
+                }
+            }
+            Ok(jardin_net::update::Outcome::Applied { changes }) => {
+                if !g.quiet {
+                    eprintln!("zone {}: applied {changes} RRset changes", z.zone);
+                }
+            }
+            Err(d) => {
+                out.diagnostics(&[d]);
+                code = exit::ERROR;
+            }
+        }
+    }
+    code
+}

@@ -1,0 +1,55 @@
+//! Helpers shared by the integration tests.
+// Each test crate uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository root (examples/, golden/, docs/).
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// True when golden files are being regenerated.
+pub fn updating() -> bool {
+    std::env::var_os("JARDIN_UPDATE_GOLDEN").is_some()
+}
+
+/// Runs jardin from the repository root: (exit code, stdout, stderr).
+pub fn jardin(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_jardin"))
+        .args(args)
+        .current_dir(repo())
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run jardin");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Copies a directory tree, leaving out entries for which `skip` is true.
+pub fn copy_dir_except(from: &Path, to: &Path, skip: &dyn Fn(&str) -> bool) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let name = e.file_name();
+        if skip(&name.to_string_lossy()) {
+            continue;
+        }
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir_except(&p, &to.join(&name), skip);
+        } else {
+            std::fs::copy(&p, to.join(&name)).unwrap();
+        }
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    copy_dir_except(from, to, &|_| false)
+}

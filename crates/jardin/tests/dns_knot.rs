@@ -1,0 +1,587 @@
+//! DNS against a real Knot DNS server on 127.0.0.1: AXFR reads, RFC 2136
+//! updates signed with TSIG, ownership, stale plans, wrong keys.
+//!
+//! Each test starts its own `knotd` (config, storage, rundir and journal in
+//! a temp dir, listening on a free loopback port) and kills it by PID when
+//! the guard drops. The tests are skipped, with a message, only when
+//! `knotd` is not installed (CI installs `knot knot-dnsutils`).
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "ZGVhZGJlZWYtdGhpcy1pcy10aGUtdGVzdC1zZWNyZXQtMzI=";
+const WRONG: &str = "b3RoZXItc2VjcmV0LW5vdC1rbm93bi10by1rbm90LXNlcnZlcg==";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn which(bin: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|d| d.join(bin))
+        .find(|p| p.is_file())
+}
+
+/// A running knotd; killed by PID on drop.
+struct Knot {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Knot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Knot {
+    /// Starts knotd serving `zones` (apex, initial master file), or None
+    /// when knotd is not installed.
+    fn start(zones: &[(&str, String)]) -> Option<Knot> {
+        let Some(knotd) = which("knotd") else {
+            eprintln!("SKIPPED: knotd is not installed (apt-get install knot knot-dnsutils)");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for sub in ["run", "db", "zones"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        for (apex, text) in zones {
+            std::fs::write(d.join("zones").join(format!("{apex}.zone")), text).unwrap();
+        }
+        let port = free_port();
+        let mut conf = format!(
+            "server:\n  rundir: \"{run}\"\n  listen: 127.0.0.1@{port}\n\
+             database:\n  storage: \"{db}\"\n\
+             log:\n  - target: stderr\n    any: warning\n\
+             key:\n  - id: jardin\n    algorithm: hmac-sha256\n    secret: {SECRET}\n\
+             acl:\n  - id: jardin\n    key: jardin\n    action: [transfer, update]\n\
+             template:\n  - id: default\n    storage: \"{zones}\"\n    file: \"%s.zone\"\n    acl: jardin\n    zonefile-sync: -1\n    zonefile-load: whole\n    journal-content: changes\n    semantic-checks: on\n\
+             zone:\n",
+            run = d.join("run").display(),
+            db = d.join("db").display(),
+            zones = d.join("zones").display(),
+        );
+        for (apex, _) in zones {
+            conf.push_str(&format!("  - domain: {apex}\n"));
+        }
+        let conf_path = d.join("knot.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let child = Command::new(knotd)
+            .arg("-c")
+            .arg(&conf_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start knotd");
+        let knot = Knot { child, port, dir };
+        // Ready when every zone answers an SOA query.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        for (apex, _) in zones {
+            loop {
+                let out = knot.kdig(&["SOA", apex]);
+                if out.contains("status: NOERROR") && out.contains("ANSWER: 1") {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "knotd did not load {apex}: {out}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Some(knot)
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn kdig(&self, args: &[&str]) -> String {
+        let out = Command::new(which("kdig").expect("kdig (knot-dnsutils)"))
+            .args([
+                "@127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "+tcp",
+                "+time=2",
+            ])
+            .args(args)
+            .output()
+            .expect("run kdig");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The zone by AXFR, as kdig prints it.
+    fn axfr(&self, apex: &str) -> String {
+        self.kdig(&["-y", &format!("hmac-sha256:jardin:{SECRET}"), "AXFR", apex])
+    }
+
+    /// An out-of-band change with knsupdate.
+    fn nsupdate(&self, apex: &str, commands: &[&str]) {
+        let mut script = format!(
+            "server 127.0.0.1 {}\nkey hmac-sha256:jardin {SECRET}\nzone {apex}.\n",
+            self.port
+        );
+        for c in commands {
+            script.push_str(c);
+            script.push('\n');
+        }
+        script.push_str("send\nquit\n");
+        let mut child = Command::new(which("knsupdate").expect("knsupdate (knot-dnsutils)"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "knsupdate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn initial_zone(apex: &str) -> String {
+    format!(
+        "$ORIGIN {apex}.\n$TTL 3600\n@ 3600 IN SOA ns1.example.net. hostmaster.example.net. 1 3600 900 1209600 300\n@ 3600 IN NS ns1.example.net.\n"
+    )
+}
+
+/// A config root with one tenant on example.org, its zone on `addr`.
+fn config_root(addr: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let shared =
+        std::fs::read_to_string(repo().join("examples/errors/_shared/collective.ncl")).unwrap();
+    std::fs::write(dir.path().join("collective.ncl"), shared).unwrap();
+    std::fs::write(
+        dir.path().join("jardin.ncl"),
+        format!(
+            "(import \"collective.ncl\") & {{\n  zones.\"example.org\" = {{\n    provider = \"rfc2136\",\n    server = \"{addr}\",\n    ttl = 300,\n    nameservers = [\"ns1.example.net\"],\n    tsig = {{ name = \"jardin\", secret = {{ external = \"env:JARDIN_TEST_TSIG\" }} }},\n  }},\n}}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("tenants")).unwrap();
+    std::fs::write(
+        dir.path().join("tenants/asso.ncl"),
+        "{\n  id = \"asso\",\n  display_name = \"Asso\",\n  cluster = \"potager\",\n  zones = [\"example.org\"],\n  mail = { sending_domain = \"example.org\", relay = \"relay\" },\n  apps = {\n    pad = { app = \"hedgedoc\", host = \"pad.example.org\" },\n  },\n}\n",
+    )
+    .unwrap();
+    dir
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn jardin(root: &Path, secret: &str, args: &[&str]) -> Run {
+    let cache = root.join(".cache");
+    let out = Command::new(env!("CARGO_BIN_EXE_jardin"))
+        .args(["--color", "never", "--cache-dir", cache.to_str().unwrap()])
+        .args(args)
+        .env("JARDIN_TEST_TSIG", secret)
+        .env("JARDIN_TSIG_SECRET", secret)
+        .output()
+        .expect("run jardin");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    // The secret never appears in any output.
+    for s in [SECRET, WRONG] {
+        assert!(
+            !run.stdout.contains(s) && !run.stderr.contains(s),
+            "secret printed"
+        );
+    }
+    run
+}
+
+fn plan(root: &Path) -> Run {
+    jardin(root, SECRET, &["dns", "plan", root.to_str().unwrap()])
+}
+
+fn apply(root: &Path) -> Run {
+    jardin(root, SECRET, &["dns", "apply", root.to_str().unwrap()])
+}
+
+#[test]
+fn fresh_zone_is_created_then_clean() {
+    let Some(knot) = Knot::start(&[("example.org", initial_zone("example.org"))]) else {
+        return;
+    };
+    let root = config_root(&knot.addr());
+    let p = plan(root.path());
+    assert_eq!(p.code, 2, "{}{}", p.stdout, p.stderr);
+    assert!(
+        p.stdout
+            .contains("+ pad.example.org. 300 CNAME ingress.potager.exemple.org."),
+        "{}",
+        p.stdout
+    );
+    assert!(
+        p.stdout.contains("0 to change, 0 to delete"),
+        "{}",
+        p.stdout
+    );
+    let a = apply(root.path());
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    let axfr = knot.axfr("example.org");
+    assert!(axfr.contains("_jardin-owner.pad.example.org."), "{axfr}");
+    assert!(axfr.contains("v=DMARC1"), "{axfr}");
+    let again = plan(root.path());
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert!(
+        again.stdout.contains("0 to add, 0 to change, 0 to delete"),
+        "{}",
+        again.stdout
+    );
+}
+
+#[test]
+fn out_of_band_change_is_repaired_and_foreign_records_left_alone() {
+    let Some(knot) = Knot::start(&[("example.org", initial_zone("example.org"))]) else {
+        return;
+    };
+    let root = config_root(&knot.addr());
+    assert_eq!(apply(root.path()).code, 0);
+    knot.nsupdate(
+        "example.org",
+        &[
+            "update delete pad.example.org. CNAME",
+            "update add pad.example.org. 300 CNAME hijacked.example.net.",
+            "update add foreign.example.org. 300 TXT \"not jardin's\"",
+        ],
+    );
+    let p = plan(root.path());
+    assert_eq!(p.code, 2, "{}{}", p.stdout, p.stderr);
+    assert!(
+        p.stdout.contains("~ pad.example.org. CNAME"),
+        "{}",
+        p.stdout
+    );
+    assert!(
+        p.stdout.contains("- 300 hijacked.example.net."),
+        "{}",
+        p.stdout
+    );
+    assert!(
+        p.stdout
+            .contains("foreign, left alone: foreign.example.org. TXT"),
+        "{}",
+        p.stdout
+    );
+    assert_eq!(apply(root.path()).code, 0);
+    let axfr = knot.axfr("example.org");
+    assert!(!axfr.contains("hijacked"), "{axfr}");
+    assert!(
+        axfr.contains("not jardin's"),
+        "foreign record deleted: {axfr}"
+    );
+    let again = plan(root.path());
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert!(again.stdout.contains("1 foreign"), "{}", again.stdout);
+}
+
+#[test]
+fn stale_plan_is_refused() {
+    let Some(knot) = Knot::start(&[("example.org", initial_zone("example.org"))]) else {
+        return;
+    };
+    let root = config_root(&knot.addr());
+    let plan_file = root.path().join("plan.json");
+    let p = jardin(
+        root.path(),
+        SECRET,
+        &[
+            "dns",
+            "plan",
+            root.path().to_str().unwrap(),
+            "-o",
+            plan_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(p.code, 2, "{}", p.stderr);
+    knot.nsupdate(
+        "example.org",
+        &["update add other.example.org. 300 A 192.0.2.7"],
+    );
+    let a = jardin(
+        root.path(),
+        SECRET,
+        &[
+            "dns",
+            "apply",
+            root.path().to_str().unwrap(),
+            "--plan",
+            plan_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(a.code, 1, "{}", a.stderr);
+    assert!(
+        a.stderr.contains("J0433") && a.stderr.contains("changed on"),
+        "{}",
+        a.stderr
+    );
+    assert!(
+        !knot.axfr("example.org").contains("pad.example.org"),
+        "a stale plan changed the zone"
+    );
+}
+
+#[test]
+fn wrong_tsig_key_is_a_clear_error() {
+    let Some(knot) = Knot::start(&[("example.org", initial_zone("example.org"))]) else {
+        return;
+    };
+    let root = config_root(&knot.addr());
+    let p = jardin(
+        root.path(),
+        WRONG,
+        &["dns", "plan", root.path().to_str().unwrap()],
+    );
+    assert_eq!(p.code, 1, "{}{}", p.stdout, p.stderr);
+    assert!(p.stderr.contains("J0431"), "{}", p.stderr);
+    assert!(
+        p.stderr.contains("refused the request (Not authorized)"),
+        "{}",
+        p.stderr
+    );
+    let a = jardin(
+        root.path(),
+        WRONG,
+        &["dns", "apply", root.path().to_str().unwrap()],
+    );
+    assert_eq!(a.code, 1, "{}", a.stderr);
+}
+
+#[test]
+fn deletions_over_budget_need_approval() {
+    let Some(knot) = Knot::start(&[("example.org", initial_zone("example.org"))]) else {
+        return;
+    };
+    let root = config_root(&knot.addr());
+    assert_eq!(apply(root.path()).code, 0);
+    // The tenant stops sending mail and drops its pad: jardin's records go.
+    std::fs::write(
+        root.path().join("tenants/asso.ncl"),
+        "{ id = \"asso\", display_name = \"Asso\", cluster = \"potager\", zones = [\"example.org\"], apps = {} }\n",
+    )
+    .unwrap();
+    let p = plan(root.path());
+    assert_eq!(p.code, 3, "{}{}", p.stdout, p.stderr);
+    assert!(p.stdout.contains("over budget"), "{}", p.stdout);
+    let refused = apply(root.path());
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(knot.axfr("example.org").contains("pad.example.org"));
+    let allowed = jardin(
+        root.path(),
+        SECRET,
+        &[
+            "dns",
+            "apply",
+            root.path().to_str().unwrap(),
+            "--allow-deletes",
+            "10",
+        ],
+    );
+    assert_eq!(allowed.code, 0, "{}", allowed.stderr);
+    assert!(!knot.axfr("example.org").contains("pad.example.org"));
+    assert_eq!(plan(root.path()).code, 0);
+}
+
+/// The example collective: its zone files pass kzonecheck, apply to Knot,
+/// and a second plan shows no changes.
+#[test]
+fn example_collective_zones_check_apply_and_replan_clean() {
+    let root = repo().join("examples/collective");
+    let zones = [
+        "faire-ecole.org",
+        "festivaldespossibles.org",
+        "habitat-solidaire.coop",
+        "lalyre.org",
+        "lespousses.org",
+        "lezinc.org",
+        "libraires-independants.org",
+        "ressourcerie-canal.fr",
+    ];
+    let initial: Vec<(&str, String)> = zones.iter().map(|z| (*z, initial_zone(z))).collect();
+    let Some(knot) = Knot::start(&initial) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let b = jardin(
+        tmp.path(),
+        SECRET,
+        &["build", root.to_str().unwrap(), "-o", out.to_str().unwrap()],
+    );
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    if let Some(kzonecheck) = which("kzonecheck") {
+        for entry in std::fs::read_dir(out.join("dns")).unwrap().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "zone") {
+                let apex = path.file_stem().unwrap().to_string_lossy().into_owned();
+                let check = Command::new(&kzonecheck)
+                    .args(["-o", &apex])
+                    .arg(&path)
+                    .output()
+                    .unwrap();
+                assert!(
+                    check.status.success(),
+                    "kzonecheck {apex}: {}",
+                    String::from_utf8_lossy(&check.stdout)
+                );
+            }
+        }
+    } else {
+        eprintln!("kzonecheck not installed (package knot-dnssecutils): zone files not checked");
+    }
+    let addr = knot.addr();
+    let r = root.to_str().unwrap();
+    let p = jardin(tmp.path(), SECRET, &["dns", "plan", r, "--server", &addr]);
+    assert_eq!(p.code, 2, "{}{}", p.stdout, p.stderr);
+    let a = jardin(tmp.path(), SECRET, &["dns", "apply", r, "--server", &addr]);
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    let again = jardin(tmp.path(), SECRET, &["dns", "plan", r, "--server", &addr]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    let _ = &knot.dir;
+}
+
+/// The figure in docs/PERFORMANCE.md: plan 1,000 zones (one tenant each,
+/// three apps and mail) against a local Knot, fresh then after apply.
+/// Run with `cargo test --release --test dns_knot -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_plan_1000_zones() {
+    const N: usize = 1000;
+    let names: Vec<String> = (0..N).map(|i| format!("bench{i:04}.org")).collect();
+    let initial: Vec<(&str, String)> = names
+        .iter()
+        .map(|z| (z.as_str(), initial_zone(z)))
+        .collect();
+    let Some(knot) = Knot::start(&initial) else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let shared =
+        std::fs::read_to_string(repo().join("examples/errors/_shared/collective.ncl")).unwrap();
+    std::fs::write(r.join("collective.ncl"), shared).unwrap();
+    let mut zones = String::new();
+    for z in &names {
+        zones.push_str(&format!("    \"{z}\" = primary,\n"));
+    }
+    std::fs::write(
+        r.join("jardin.ncl"),
+        format!(
+            "let primary = {{ provider = \"rfc2136\", server = \"{}\", nameservers = [\"ns1.example.net\"], tsig = {{ name = \"jardin\", secret = {{ external = \"env:JARDIN_TEST_TSIG\" }} }} }} in\n(import \"collective.ncl\") & {{\n  plans.small.quotas.max_apps = 10,\n  clusters.potager.capacity | force = {{ cpu = \"4000\", memory = \"8Ti\", storage = \"1Pi\", nodes = 100 }},\n  zones = {{\n{zones}  }},\n}}\n",
+            knot.addr()
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(r.join("tenants")).unwrap();
+    for (i, z) in names.iter().enumerate() {
+        std::fs::write(
+            r.join(format!("tenants/t{i:04}.ncl")),
+            format!(
+                "{{ id = \"t{i:04}\", display_name = \"T{i}\", cluster = \"potager\", zones = [\"{z}\"],\n  mail = {{ sending_domain = \"{z}\", relay = \"relay\" }},\n  apps = {{ pad = {{ app = \"hedgedoc\", host = \"pad.{z}\" }}, meet = {{ app = \"jitsi\", host = \"meet.{z}\" }}, site = {{ app = \"hedgedoc\", host = \"{z}\" }} }} }}\n"
+            ),
+        )
+        .unwrap();
+    }
+    let rs = r.to_str().unwrap();
+    let timed = |args: &[&str]| {
+        let t = Instant::now();
+        let run = jardin(r, SECRET, args);
+        (run, t.elapsed())
+    };
+    // Warm the evaluation cache so that the figures are about DNS.
+    let (check, t_check) = timed(&["check", rs]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    let (warm, t_warm) = timed(&["check", rs]);
+    assert_eq!(warm.code, 0, "{}", warm.stderr);
+    let (fresh, t_fresh) = timed(&["-v", "dns", "plan", rs]);
+    assert_eq!(fresh.code, 2, "{}", fresh.stderr);
+    let (applied, t_apply) = timed(&["dns", "apply", rs]);
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let (clean, t_clean) = timed(&["-v", "dns", "plan", rs]);
+    assert_eq!(clean.code, 0, "{}", clean.stderr);
+    let planned = |s: &str| {
+        s.lines()
+            .filter(|l| l.starts_with("planned"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    eprintln!("check (cold cache): {t_check:?}");
+    eprintln!("check (warm cache, the compile every plan pays): {t_warm:?}");
+    eprintln!(
+        "plan, fresh zones: {t_fresh:?} ({})",
+        planned(&fresh.stderr)
+    );
+    eprintln!("apply: {t_apply:?}");
+    eprintln!("plan, no changes: {t_clean:?} ({})", planned(&clean.stderr));
+}
+
+/// A zone too big for one message: the AXFR spans many TSIG-signed
+/// messages, each verified in the chain.
+#[test]
+fn large_zone_transfer_spans_several_signed_messages() {
+    let mut zone = initial_zone("example.org");
+    for i in 0..3000 {
+        zone.push_str(&format!(
+            "host{i} 300 IN TXT \"foreign record number {i} with some padding text\"\n"
+        ));
+    }
+    let Some(knot) = Knot::start(&[("example.org", zone)]) else {
+        return;
+    };
+    let root = config_root(&knot.addr());
+    let p = jardin(
+        root.path(),
+        SECRET,
+        &[
+            "dns",
+            "plan",
+            root.path().to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(p.code, 2, "{}", p.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&p.stdout).expect("JSON plan");
+    assert_eq!(plan["format_version"], 1);
+    assert_eq!(
+        plan["zones"][0]["foreign"].as_array().map(Vec::len),
+        Some(3000)
+    );
+}

@@ -1,0 +1,173 @@
+//! Apply: one RFC 2136 UPDATE message per zone, TSIG-signed.
+//!
+//! Prerequisite: the zone's SOA RRset is exactly the one read when the plan
+//! was made (RFC 2136 §2.4.2, value-dependent). Every change on the server
+//! bumps the serial, so a plan made before an out-of-band change is
+//! refused with NXRRSET and nothing is changed: the update is atomic.
+//! Updates: an RRset to replace or delete is deleted whole (class ANY),
+//! then the new records are added.
+
+use std::time::Duration;
+
+use hickory_proto::op::{Message, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+
+use crate::axfr::{check_response, sign, zone_name, Conn};
+use crate::tsig::TsigKey;
+use jardin_compiler::dns::plan::{SavedRr, SavedZone};
+use jardin_core::code;
+use jardin_core::diag::Diagnostic;
+
+/// What happened to a zone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    NothingToDo,
+    Applied { changes: usize },
+}
+
+fn record(r: &SavedRr, ttl: u32, class: DNSClass) -> Result<Record, Diagnostic> {
+    let name = Name::from_ascii(&r.name).map_err(|e| {
+        Diagnostic::error(
+            code::DNS_UPDATE_UNENCODABLE,
+            format!("{} is not a DNS name: {e}", r.name),
+        )
+    })?;
+    let t: RecordType = r.rtype.parse().map_err(|_| {
+        Diagnostic::error(
+            code::DNS_UPDATE_UNENCODABLE,
+            format!("unknown record type {}", r.rtype),
+        )
+    })?;
+    let data = RData::try_from_str(t, &r.data).map_err(|e| {
+        Diagnostic::error(
+            code::DNS_UPDATE_UNENCODABLE,
+            format!("cannot encode {} {} {}: {e}", r.name, r.rtype, r.data),
+        )
+    })?;
+    let mut rec = Record::from_rdata(name, ttl, data);
+    rec.dns_class = class;
+    Ok(rec)
+}
+
+/// The UPDATE message of a zone plan (unsigned).
+pub fn update_message(zone: &SavedZone) -> Result<Message, Diagnostic> {
+    let origin = zone_name(&zone.zone)?;
+    let mut msg = Message::query();
+    msg.metadata.op_code = OpCode::Update;
+    msg.metadata.recursion_desired = false;
+    let mut z = Query::query(origin, RecordType::SOA);
+    z.set_query_class(DNSClass::IN);
+    msg.add_query(z);
+    if let Some(soa) = &zone.live_soa {
+        // Value-dependent prerequisite: TTL zero, class of the zone.
+        msg.add_answer(record(soa, 0, DNSClass::IN)?);
+    }
+    for c in &zone.changes {
+        if c.action != "create" {
+            let name = Name::from_ascii(&c.name).map_err(|e| {
+                Diagnostic::error(
+                    code::DNS_UPDATE_UNENCODABLE,
+                    format!("{} is not a DNS name: {e}", c.name),
+                )
+            })?;
+            let t: RecordType = c.rtype.parse().map_err(|_| {
+                Diagnostic::error(
+                    code::DNS_UPDATE_UNENCODABLE,
+                    format!("unknown record type {}", c.rtype),
+                )
+            })?;
+            let mut del = Record::update0(name, 0, t);
+            del.dns_class = DNSClass::ANY;
+            msg.add_authority(del);
+        }
+        for r in &c.after {
+            msg.add_authority(record(r, r.ttl, DNSClass::IN)?);
+        }
+    }
+    Ok(msg)
+}
+
+/// Sends the update of one zone and checks the answer.
+pub fn apply_zone(
+    zone: &SavedZone,
+    server: &str,
+    key: Option<&TsigKey>,
+) -> Result<Outcome, Diagnostic> {
+    if zone.changes.is_empty() {
+        return Ok(Outcome::NothingToDo);
+    }
+    let mut msg = update_message(zone)?;
+    let mut verifier = sign(&mut msg, key)?;
+    let mut conn = Conn::open(server, Duration::from_secs(10))?;
+    conn.send(&msg)?;
+    let bytes = conn.receive()?;
+    let reply = Message::from_vec(&bytes).map_err(|e| {
+        Diagnostic::error(
+            code::DNS_SERVER_ERROR,
+            format!(
+                "update of {}: {server} sent an invalid message: {e}",
+                zone.zone
+            ),
+        )
+    })?;
+    if reply.metadata.response_code == ResponseCode::NXRRSet {
+        return Err(Diagnostic::error(
+            code::ZONE_CHANGED,
+            format!(
+                "zone {} changed on {server} since the plan was made; nothing was applied",
+                zone.zone
+            ),
+        )
+        .with_help("run `jardin dns plan` again, review the new plan, then apply it"));
+    }
+    check_response(
+        &bytes,
+        &mut verifier,
+        key,
+        &format!("update of {}", zone.zone),
+        server,
+    )?;
+    Ok(Outcome::Applied {
+        changes: zone.changes.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jardin_compiler::dns::plan::SavedChange;
+
+    #[test]
+    fn update_has_soa_prerequisite_and_replacements() {
+        let rr = |n: &str, t: &str, d: &str| SavedRr {
+            name: n.into(),
+            rtype: t.into(),
+            ttl: 300,
+            data: d.into(),
+        };
+        let zone = SavedZone {
+            zone: "example.org".into(),
+            server: None,
+            live_soa: Some(rr(
+                "example.org.",
+                "SOA",
+                "ns1.example.net. admin.example.net. 7 3600 900 1209600 300",
+            )),
+            deletes: 0,
+            over_budget: false,
+            changes: vec![SavedChange {
+                action: "update".into(),
+                name: "pad.example.org.".into(),
+                rtype: "A".into(),
+                before: vec![rr("pad.example.org.", "A", "192.0.2.9")],
+                after: vec![rr("pad.example.org.", "A", "192.0.2.1")],
+            }],
+        };
+        let m = update_message(&zone).unwrap();
+        assert_eq!(m.answers.len(), 1);
+        assert_eq!(m.answers[0].ttl, 0);
+        assert_eq!(m.authorities.len(), 2);
+        assert_eq!(m.authorities[0].dns_class, DNSClass::ANY);
+        assert!(m.to_vec().is_ok());
+    }
+}
