@@ -6,7 +6,7 @@ render functions with the stock `nickel export` as a reference.
 Usage: bench/run.py [N ...]            (default: 100 1000 10000)
        bench/run.py --no-nickel 10000  (skip the reference)
 
-Needs a release build (`cargo build --release`); the reference needs the
+Needs the distribution build (`cargo build --profile dist`); the reference needs the
 `nickel` CLI (`cargo install nickel-lang-cli@1.18.0 --locked`). Prints a
 Markdown table for docs/PERFORMANCE.md. With `--runs N`, the cold build,
 the uncached check and the reference run N times each, one after the other
@@ -23,7 +23,7 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-JARDIN = os.path.join(REPO, "target", "release", "jardin")
+JARDIN = os.path.join(REPO, "target", "dist", "jardin")
 
 
 def measure(cmd, **kw):
@@ -131,7 +131,7 @@ def main():
     p.add_argument("--runs", type=int, default=1, help="report the median of this many runs (cold, warm, check, reference)")
     a = p.parse_args()
     if not os.path.exists(JARDIN):
-        sys.exit("build first: cargo build --release")
+        sys.exit("build first: cargo build --profile dist")
     work = a.work or tempfile.mkdtemp(prefix="jardin-bench-")
     rows = [bench(n, work, not a.no_nickel, a.runs) for n in a.sizes]
     print("| tenants | jardin cold | warm (nothing changed) | one tenant changed | check, no cache | `nickel export` reference | cold vs reference |")

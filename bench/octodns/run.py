@@ -231,7 +231,7 @@ def plan_summary(log):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--zones", type=int, default=1000)
-    ap.add_argument("--jardin", default=os.environ.get("JARDIN", str(REPO / "target/release/jardin")))
+    ap.add_argument("--jardin", default=os.environ.get("JARDIN", str(REPO / "target/dist/jardin")))
     ap.add_argument("--octodns-sync", default=shutil.which("octodns-sync"))
     ap.add_argument("--max-workers", type=int, default=1, help="octoDNS manager.max_workers (its default is 1)")
     ap.add_argument("--no-jardin", dest="with_jardin", action="store_false",

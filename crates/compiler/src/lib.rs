@@ -27,6 +27,21 @@ pub(crate) mod test_support {
     use crate::plan::diff::{FieldChange, Op};
     use crate::plan::{Action, Change, Counts, ObjectId, Plan};
 
+    /// A zone's settings as the stdlib's defaults give them, with `ttl`.
+    pub fn zone_settings(ttl: u32) -> jardin_core::model::Zone {
+        serde_json::from_value(zone_settings_json(ttl)).unwrap()
+    }
+
+    /// The same, as the JSON a collective holds.
+    pub fn zone_settings_json(ttl: u32) -> serde_json::Value {
+        json!({
+            "provider": "zonefile", "ttl": ttl, "exclusive": false, "hosts": "cname",
+            "nameservers": [], "caa_issuers": ["letsencrypt.org"],
+            "matrix_delegation": "well-known",
+            "deletion_budget": { "count": 10, "percent": 10 }, "records": [],
+        })
+    }
+
     /// A small deterministic pseudo-random sequence (xorshift64), for tests
     /// that generate many inputs and must give the same ones every run.
     pub fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {

@@ -182,6 +182,8 @@ registry! {
         "The plan deletes more records than the budget allows (a count and a share of the zone). Nothing is applied without `--allow-deletes N`.";
     DNS_PROVIDER_UNPLANNABLE = "J0424", "DNS provider cannot be planned",
         "The zone's provider has no live source jardin can read (for example a zone written only as a file).";
+    UNKNOWN_ZONE = "J0425", "unknown zone",
+        "A zone named on the command line (`--zone`) is not one the config derives: no tenant lists it in `zones` and the collective does not configure it. The note suggests the closest name.";
     TSIG_KEY_UNUSABLE = "J0430", "TSIG key unusable",
         "The TSIG key named in the zone's config cannot be loaded from its environment variable or file, or is not valid. Its value is never printed.";
     TSIG_KEY_REFUSED = "J0431", "TSIG key refused",
@@ -230,6 +232,8 @@ registry! {
         "The requests placed on a cluster exceed 80% of its declared capacity: there is little room left for growth, rolling updates or a failed node.";
     NO_ROOM_FOR_NODE_LOSS = "J0813", "no room to lose a node (warning)",
         "A cluster hosts tenants on a highly available plan, but with one of its nodes lost the remaining capacity (capacity × (nodes − 1) / nodes) would not hold every request. High availability then holds only on paper.";
+    UNREADABLE_QUANTITY = "J0814", "unreadable quantity",
+        "A quantity jardin cannot count: in an app's rendered objects (a container's `resources.requests` or `resources.limits`, a volume claim's storage request), in a plan's `quotas` or in a cluster's `capacity`. It is outside the Kubernetes grammar (a number with an optional suffix: `n`, `u`, `m`, `k`, `M`, `G`, `T`, `P`, `E`, `Ki` to `Ei`, or an exponent such as `e3`), negative, or larger than 2^64 − 1 bytes or millicores. jardin never counts it as zero: the quotas and capacities that depend on it are not checked until it is fixed.";
     DERIVED_NAME_INVALID = "J0820", "derived name invalid",
         "A name jardin derives from the config is not valid where it is used: the namespace `<tenant>-<app>` must be a DNS label of at most 63 characters, and the database and role named after it must fit Postgres' 63-byte identifiers. Shorten the tenant id or the app's key.";
     DERIVED_NAMES_COLLIDE = "J0822", "derived names collide",

@@ -225,15 +225,6 @@ pub struct DeletionBudget {
     pub percent: u32,
 }
 
-impl Default for DeletionBudget {
-    fn default() -> Self {
-        DeletionBudget {
-            count: 10,
-            percent: 10,
-        }
-    }
-}
-
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Zone {
     pub provider: String,
@@ -243,47 +234,12 @@ pub struct Zone {
     pub tsig: Option<TsigKeyRef>,
     pub ttl: u32,
     pub exclusive: bool,
-    #[serde(default = "default_hosts")]
     pub hosts: String,
-    #[serde(default)]
     pub nameservers: Vec<String>,
-    #[serde(default = "default_caa")]
     pub caa_issuers: Vec<String>,
-    #[serde(default = "default_matrix")]
     pub matrix_delegation: String,
-    #[serde(default)]
     pub deletion_budget: DeletionBudget,
     pub records: Vec<ZoneRecord>,
-}
-
-fn default_hosts() -> String {
-    "cname".into()
-}
-fn default_caa() -> Vec<String> {
-    vec!["letsencrypt.org".into()]
-}
-fn default_matrix() -> String {
-    "well-known".into()
-}
-
-impl Default for Zone {
-    /// The settings of a zone a tenant lists but the collective does not
-    /// configure; the same as the stdlib's defaults.
-    fn default() -> Self {
-        Zone {
-            provider: "zonefile".into(),
-            server: None,
-            tsig: None,
-            ttl: 3600,
-            exclusive: false,
-            hosts: default_hosts(),
-            nameservers: Vec::new(),
-            caa_issuers: default_caa(),
-            matrix_delegation: default_matrix(),
-            deletion_budget: DeletionBudget::default(),
-            records: Vec::new(),
-        }
-    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -306,6 +262,9 @@ pub struct Collective {
     pub backup_targets: BTreeMap<String, BackupTarget>,
     pub smtp_relays: BTreeMap<String, SmtpRelay>,
     pub zones: BTreeMap<String, Zone>,
+    /// The settings of a zone a tenant lists that `zones` does not
+    /// configure (the stdlib's defaults unless the collective sets them).
+    pub zone_defaults: Zone,
     #[serde(default)]
     pub plan: PlanConfig,
 }
@@ -425,6 +384,7 @@ pub struct TenantUnit {
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct PostgresNeed {
     pub min_version: u32,
     pub extensions: Vec<String>,
@@ -432,47 +392,55 @@ pub struct PostgresNeed {
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct BucketNeed {
     pub purpose: String,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Requires {
     pub postgres: Option<PostgresNeed>,
     #[serde(default)]
     pub buckets: Vec<BucketNeed>,
     #[serde(default)]
     pub smtp: bool,
-    #[serde(default)]
-    pub udp_ports: Vec<u16>,
 }
 
+/// A piece of data an app keeps, as its catalog entry declares it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct StateItem {
     pub name: String,
-    pub kind: String,
+    pub kind: StateKind,
     pub criticality: String,
 }
 
+/// What kind of storage a piece of state is; each has its backup method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateKind {
+    Database,
+    Bucket,
+    Volume,
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct SecretDecl {
     pub keys: Vec<String>,
     pub encrypts_data: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct Release {
-    #[serde(default)]
-    pub image: Option<String>,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Versions {
     pub default: String,
     pub available: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct SizeProfile {
     pub cpu: String,
     pub memory: String,
@@ -482,6 +450,7 @@ pub struct SizeProfile {
 
 /// A catalog app's metadata (everything but its render function).
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct CatalogApp {
     pub id: String,
     pub description: String,
@@ -492,8 +461,9 @@ pub struct CatalogApp {
     pub sizes: BTreeMap<String, SizeProfile>,
     /// Components that cannot run more than one replica, even on a highly
     /// available plan.
-    #[serde(default)]
     pub singletons: Vec<String>,
+    /// The Pod Security Standards level the app's namespace enforces.
+    pub pod_security: String,
 }
 
 pub type Catalog = BTreeMap<String, CatalogApp>;

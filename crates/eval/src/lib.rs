@@ -108,9 +108,14 @@ fn local_catalog(root: &Path) -> Option<(String, blake3::Hash)> {
     }
     let body: Vec<String> = apps
         .iter()
-        .map(|(k, v)| format!("  \"{k}\" = {v},"))
+        .map(|(k, v)| format!("  \"{k}\" | CatalogApp = {v},"))
         .collect();
-    Some((format!("{{\n{}\n}}\n", body.join("\n")), hash.finalize()))
+    // The same contract as the embedded index: a local app is checked too.
+    let index = format!(
+        "let CatalogApp = (import \"jardin/model.ncl\").CatalogApp in\n{{\n{}\n}}\n",
+        body.join("\n")
+    );
+    Some((index, hash.finalize()))
 }
 
 fn nickel_string(path: &Path) -> String {

@@ -142,13 +142,7 @@ impl NickelContext {
             }
             Ok::<_, nickel_lang_core::error::Error>((value, json))
         };
-        let crashed = |what: String| {
-            let file = SourceFile::new(naming.display(&user_path.to_string_lossy()), user_text);
-            vec![Diagnostic::error(code::INTERPRETER_CRASH, "the Nickel interpreter crashed while evaluating this file")
-                .with_label(file.clone(), 0..file.text.len().min(1), "while evaluating this file")
-                .with_note(format!("interpreter message: {what}"))
-                .with_help("this is a bug in the interpreter; simplify the file around recent changes to work around it")]
-        };
+        let crashed = |what: String| crash_diagnostic(naming, user_path, user_text, &what);
         let result = match interpreter(run) {
             Ok(r) => r,
             // The context may be inconsistent: the caller drops it.
@@ -570,6 +564,21 @@ fn interpreter<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     })
 }
 
+/// J0006: the interpreter panicked (`what`, its message) while evaluating
+/// the user's file, shown at the start of that file.
+fn crash_diagnostic(
+    naming: &Naming<'_>,
+    user_path: &Path,
+    user_text: &str,
+    what: &str,
+) -> Vec<Diagnostic> {
+    let file = SourceFile::new(naming.display(&user_path.to_string_lossy()), user_text);
+    vec![Diagnostic::error(code::INTERPRETER_CRASH, "the Nickel interpreter crashed while evaluating this file")
+        .with_label(file.clone(), 0..file.text.len().min(1), "while evaluating this file")
+        .with_note(format!("interpreter message: {what}"))
+        .with_help("this is a bug in the interpreter; simplify the file around recent changes to work around it")]
+}
+
 fn code_of(message: &str) -> Code {
     let m = message.to_lowercase();
     if m.contains("parse") || m.contains("unexpected token") || m.contains("unexpected end") {
@@ -622,6 +631,47 @@ let pairs = fun f g cases => std.array.map (fun c => { fast = f c, std = g c }) 
                 assert_eq!(pair["fast"], pair["std"], "{name}");
             }
         }
+    }
+
+    /// A panic inside the interpreter (no input is known to cause one) is
+    /// caught with its message, whether a `&str` or a `String`, and becomes
+    /// J0006 at the start of the user's file; the thread then no longer
+    /// counts as inside the interpreter, so the panic hook lets a later
+    /// panic of jardin's own code through.
+    #[test]
+    fn an_interpreter_panic_becomes_j0006_on_the_users_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let user = tmp.path().join("tenants/asso.ncl");
+        let naming = Naming { root: tmp.path() };
+        let what = interpreter::<()>(|| panic!("index out of bounds: the len is 0"))
+            .expect_err("the panic is caught");
+        assert!(!in_interpreter());
+        assert_eq!(what, "index out of bounds: the len is 0");
+        let owned = interpreter::<()>(|| std::panic::panic_any(format!("thunk {} blackholed", 7)));
+        assert_eq!(owned, Err("thunk 7 blackholed".to_string()));
+        assert_eq!(interpreter(|| 42), Ok(42));
+
+        let d = crash_diagnostic(&naming, &user, "{ id = \"asso\" }", &what);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].code, code::INTERPRETER_CRASH);
+        assert_eq!(
+            d[0].location().as_deref(),
+            Some("tenants/asso.ncl:1:1"),
+            "{d:?}"
+        );
+        assert!(
+            d[0].notes
+                .iter()
+                .any(|n| n.contains("index out of bounds: the len is 0")),
+            "{d:?}"
+        );
+        assert!(d[0]
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains("simplify the file")));
+        // An empty file is still pointed at.
+        let empty = crash_diagnostic(&naming, &user, "", &what);
+        assert_eq!(empty[0].labels[0].span, 0..0);
     }
 
     /// A context lets go of each evaluation's result, but a user's file it

@@ -3,8 +3,8 @@
 //!
 //! Each test starts its own `knotd` (config, storage, rundir and journal in
 //! a temp dir, listening on a free loopback port) and kills it by PID when
-//! the guard drops. The tests are skipped, with a message, only when
-//! `knotd` is not installed (CI installs `knot knot-dnsutils`).
+//! the guard drops. A missing `knotd`, `kdig` or `kzonecheck` fails the
+//! tests: `scripts/prepare-test-tools.sh` installs them.
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -30,6 +30,14 @@ fn which(bin: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// A tool the tests need; its absence fails the test instead of skipping
+/// it, so a machine without Knot never reports the DNS tests as passed.
+fn required(bin: &str) -> PathBuf {
+    which(bin).unwrap_or_else(|| {
+        panic!("{bin} is not installed: run `bash scripts/prepare-test-tools.sh` (packages knot, knot-dnsutils, knot-dnssecutils)")
+    })
+}
+
 /// A running knotd; killed by PID on drop.
 struct Knot {
     child: Child,
@@ -53,13 +61,10 @@ fn free_port() -> u16 {
 }
 
 impl Knot {
-    /// Starts knotd serving `zones` (apex, initial master file), or None
-    /// when knotd is not installed.
-    fn start(zones: &[(&str, String)]) -> Option<Knot> {
-        let Some(knotd) = which("knotd") else {
-            eprintln!("SKIPPED: knotd is not installed (apt-get install knot knot-dnsutils)");
-            return None;
-        };
+    /// Starts knotd serving `zones` (apex, initial master file). A missing
+    /// knotd fails the test: these tests never pass without a server.
+    fn start(zones: &[(&str, String)]) -> Knot {
+        let knotd = required("knotd");
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         for sub in ["run", "db", "zones"] {
@@ -109,7 +114,7 @@ impl Knot {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
-        Some(knot)
+        knot
     }
 
     fn addr(&self) -> String {
@@ -117,7 +122,7 @@ impl Knot {
     }
 
     fn kdig(&self, args: &[&str]) -> String {
-        let out = Command::new(which("kdig").expect("kdig (knot-dnsutils)"))
+        let out = Command::new(required("kdig"))
             .args([
                 "@127.0.0.1",
                 "-p",
@@ -236,9 +241,7 @@ fn apply(root: &Path) -> Run {
 
 #[test]
 fn fresh_zone_is_created_then_clean() {
-    let Some(knot) = Knot::start(&[("example.org", initial_zone("example.org"))]) else {
-        return;
-    };
+    let knot = Knot::start(&[("example.org", initial_zone("example.org"))]);
     let root = config_root(&knot.addr());
     let p = plan(root.path());
     assert_eq!(p.code, 2, "{}{}", p.stdout, p.stderr);
@@ -269,9 +272,7 @@ fn fresh_zone_is_created_then_clean() {
 
 #[test]
 fn out_of_band_change_is_repaired_and_foreign_records_left_alone() {
-    let Some(knot) = Knot::start(&[("example.org", initial_zone("example.org"))]) else {
-        return;
-    };
+    let knot = Knot::start(&[("example.org", initial_zone("example.org"))]);
     let root = config_root(&knot.addr());
     assert_eq!(apply(root.path()).code, 0);
     knot.nsupdate(
@@ -314,9 +315,7 @@ fn out_of_band_change_is_repaired_and_foreign_records_left_alone() {
 
 #[test]
 fn stale_plan_is_refused() {
-    let Some(knot) = Knot::start(&[("example.org", initial_zone("example.org"))]) else {
-        return;
-    };
+    let knot = Knot::start(&[("example.org", initial_zone("example.org"))]);
     let root = config_root(&knot.addr());
     let plan_file = root.path().join("plan.json");
     let p = jardin(
@@ -360,9 +359,7 @@ fn stale_plan_is_refused() {
 
 #[test]
 fn wrong_tsig_key_is_a_clear_error() {
-    let Some(knot) = Knot::start(&[("example.org", initial_zone("example.org"))]) else {
-        return;
-    };
+    let knot = Knot::start(&[("example.org", initial_zone("example.org"))]);
     let root = config_root(&knot.addr());
     let p = jardin(
         root.path(),
@@ -386,9 +383,7 @@ fn wrong_tsig_key_is_a_clear_error() {
 
 #[test]
 fn deletions_over_budget_need_approval() {
-    let Some(knot) = Knot::start(&[("example.org", initial_zone("example.org"))]) else {
-        return;
-    };
+    let knot = Knot::start(&[("example.org", initial_zone("example.org"))]);
     let root = config_root(&knot.addr());
     assert_eq!(apply(root.path()).code, 0);
     // The tenant stops sending mail and drops its pad: jardin's records go.
@@ -435,9 +430,7 @@ fn example_collective_zones_check_apply_and_replan_clean() {
         "ressourcerie-canal.fr",
     ];
     let initial: Vec<(&str, String)> = zones.iter().map(|z| (*z, initial_zone(z))).collect();
-    let Some(knot) = Knot::start(&initial) else {
-        return;
-    };
+    let knot = Knot::start(&initial);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let b = jardin(
@@ -446,7 +439,8 @@ fn example_collective_zones_check_apply_and_replan_clean() {
         &["build", root.to_str().unwrap(), "-o", out.to_str().unwrap()],
     );
     assert_eq!(b.code, 0, "{}", b.stderr);
-    if let Some(kzonecheck) = which("kzonecheck") {
+    {
+        let kzonecheck = required("kzonecheck");
         for entry in std::fs::read_dir(out.join("dns")).unwrap().flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "zone") {
@@ -463,8 +457,6 @@ fn example_collective_zones_check_apply_and_replan_clean() {
                 );
             }
         }
-    } else {
-        eprintln!("kzonecheck not installed (package knot-dnssecutils): zone files not checked");
     }
     let addr = knot.addr();
     let r = root.to_str().unwrap();
@@ -489,9 +481,7 @@ fn bench_plan_1000_zones() {
         .iter()
         .map(|z| (z.as_str(), initial_zone(z)))
         .collect();
-    let Some(knot) = Knot::start(&initial) else {
-        return;
-    };
+    let knot = Knot::start(&initial);
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     let shared =
@@ -562,9 +552,7 @@ fn large_zone_transfer_spans_several_signed_messages() {
             "host{i} 300 IN TXT \"foreign record number {i} with some padding text\"\n"
         ));
     }
-    let Some(knot) = Knot::start(&[("example.org", zone)]) else {
-        return;
-    };
+    let knot = Knot::start(&[("example.org", zone)]);
     let root = config_root(&knot.addr());
     let p = jardin(
         root.path(),

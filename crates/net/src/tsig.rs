@@ -151,30 +151,15 @@ fn secret_from_file(raw: &str) -> String {
     raw.trim().to_string()
 }
 
-/// Standard base64 with padding (the form DNS tools print).
+/// Standard base64 with padding (the form DNS tools print); line breaks and
+/// spaces inside a key file's value are allowed, anything else is refused.
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut buf = 0u32;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => break,
-            b' ' | b'\n' | b'\r' | b'\t' => continue,
-            _ => return None,
-        };
-        buf = (buf << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-        }
-    }
-    (!out.is_empty()).then_some(out)
+    use base64::Engine as _;
+    let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()
+        .filter(|key| !key.is_empty())
 }
 
 #[cfg(test)]
@@ -200,6 +185,11 @@ mod tests {
             b"secret-value-that-must-never-print"
         );
         assert!(base64_decode("not base64!").is_none());
+        // Trailing garbage after the padding, or a truncated key, is refused.
+        assert!(base64_decode(&format!("{SECRET}garbage")).is_none());
+        assert!(base64_decode(&format!("{SECRET}=")).is_none());
+        assert!(base64_decode(&SECRET[..SECRET.len() - 3]).is_none());
+        assert!(base64_decode("").is_none());
     }
 
     #[test]

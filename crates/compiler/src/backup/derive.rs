@@ -548,7 +548,8 @@ mod tests {
                 "location": "elsewhere", "credentials": {"ref": {"name": "s3", "key": "k"}},
                 "credential_keys": {"access_key_id": "id", "secret_access_key": "secret"},
             }},
-            "smtp_relays": {}, "zones": {}
+            "smtp_relays": {}, "zones": {},
+            "zone_defaults": crate::test_support::zone_settings_json(3600),
         }))
         .unwrap()
     }

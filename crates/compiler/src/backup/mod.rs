@@ -16,7 +16,6 @@
 
 pub mod derive;
 pub mod report;
-pub mod rules;
 pub mod schedule;
 
 use std::collections::BTreeMap;
@@ -24,7 +23,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use jardin_core::model::{
-    BackupPolicy, Catalog, Collective, PolicyOverride, Retention, SecretSource, TenantUnit,
+    BackupPolicy, Catalog, Collective, PolicyOverride, Retention, SecretSource, StateKind,
+    TenantUnit,
 };
 
 /// Where a field of an effective policy was set: the diagnostics point there.
@@ -118,17 +118,17 @@ pub enum Kind {
     Secret,
 }
 
-impl Kind {
-    fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "database" => Some(Kind::Database),
-            "bucket" => Some(Kind::Bucket),
-            "volume" => Some(Kind::Volume),
-            "secret" => Some(Kind::Secret),
-            _ => None,
+impl From<StateKind> for Kind {
+    fn from(k: StateKind) -> Kind {
+        match k {
+            StateKind::Database => Kind::Database,
+            StateKind::Bucket => Kind::Bucket,
+            StateKind::Volume => Kind::Volume,
         }
     }
+}
 
+impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Database => "database",
@@ -409,9 +409,7 @@ pub fn resolve(collective: &Collective, catalog: &Catalog, tenants: &[TenantUnit
             let mut items: Vec<(String, Kind, String)> = entry
                 .state
                 .iter()
-                .filter_map(|s| {
-                    Some((s.name.clone(), Kind::parse(&s.kind)?, s.criticality.clone()))
-                })
+                .map(|s| (s.name.clone(), Kind::from(s.kind), s.criticality.clone()))
                 .collect();
             for (name, decl) in &entry.secrets {
                 if decl.encrypts_data
@@ -504,7 +502,8 @@ mod tests {
                 "backup": {"minimum_retention": {"daily": 7, "weekly": 4, "monthly": 3},
                            "minimum_pitr_days": 1, "retention": {"daily": 20}, "pitr_days": 3}
             }},
-            "clusters": {}, "backup_targets": {}, "smtp_relays": {}, "zones": {}
+            "clusters": {}, "backup_targets": {}, "smtp_relays": {}, "zones": {},
+            "zone_defaults": crate::test_support::zone_settings_json(3600),
         });
         if with_default {
             v["defaults"]["backup"] = serde_json::json!({

@@ -4,7 +4,7 @@ use super::{Context, Rule};
 use jardin_core::code;
 use jardin_core::code::Code;
 use jardin_core::diag::Diagnostic;
-use jardin_core::model::{CatalogApp, CompiledApp};
+use jardin_core::model::{CatalogApp, CompiledApp, StateKind};
 
 pub(super) struct MissingCapability;
 
@@ -34,7 +34,7 @@ pub fn needs(app: &CompiledApp, catalog: &CatalogApp) -> Vec<(&'static str, &'st
     if app.bindings.object_store.is_some() {
         n.push(("cosi", "its buckets"));
     }
-    if catalog.state.iter().any(|s| s.kind == "volume") {
+    if catalog.state.iter().any(|s| s.kind == StateKind::Volume) {
         n.push(("k8up", "backups of its volumes"));
     }
     n

@@ -1,9 +1,11 @@
 //! Cross-file rules, run on the typed model after evaluation: one [`Rule`]
-//! trait and one [`Context`] for all of them, Kubernetes (one file each
-//! here), backup (`backup::rules`) and DNS (`dns::rules`). Every rule
+//! trait and one [`Context`] for all of them: one file per rule over the
+//! model, `backup.rs` over the coverage and `zones.rs` over the derived
+//! zones. Every rule
 //! declares the codes it raises; the codes, titles and docs are in
 //! `jardin_core::code`, from which docs/DIAGNOSTICS.md is generated.
 
+mod backup;
 mod capacity_exceeded;
 mod capacity_node_loss;
 mod derived_name_collision;
@@ -19,6 +21,7 @@ mod rwo_replicas;
 mod tenants;
 mod usage;
 mod zone_owned_twice;
+mod zones;
 
 use jardin_core::code::Code;
 use jardin_core::diag::{Diagnostic, Severity};
@@ -91,8 +94,8 @@ pub static RULES: &[&dyn Rule] = &[
     &capacity_node_loss::CapacityNodeLoss,
     &derived_name_invalid::DerivedNameInvalid,
     &derived_name_collision::DerivedNameCollision,
-    &crate::backup::rules::Backup,
-    &crate::dns::rules::Zones,
+    &backup::Backup,
+    &zones::Zones,
 ];
 
 /// Runs every rule. The result is sorted (file, position, code).

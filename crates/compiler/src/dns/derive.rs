@@ -45,7 +45,9 @@ pub fn derive(collective: &Collective, tenants: &[TenantUnit]) -> Derived {
         .collect();
     for t in tenants {
         for apex in &t.compiled.tenant.zones {
-            settings.entry(fqdn(apex)).or_default();
+            settings
+                .entry(fqdn(apex))
+                .or_insert_with(|| collective.zone_defaults.clone());
         }
     }
     let mut b = Builder {
@@ -444,6 +446,9 @@ mod tests {
 
     fn model() -> (Collective, Vec<TenantUnit>) {
         let secret = json!({ "ref": { "name": "s", "key": "k" } });
+        let mut b_org = crate::test_support::zone_settings_json(600);
+        b_org["hosts"] = json!("address");
+        b_org["matrix_delegation"] = json!("srv");
         let collective: Collective = serde_json::from_value(json!({
             "name": "C", "contact": "admin@c.org", "dmarc_report": null, "catalog_version": "1",
             "defaults": { "plan": "p", "backup": { "target": "t", "schedule": "0 1 * * *",
@@ -459,8 +464,8 @@ mod tests {
                 "capabilities": [] } },
             "smtp_relays": { "relay": { "host": "smtp.c.org", "port": 587, "username": null,
                 "password": null, "dkim_selector": "sel", "spf_include": null } },
-            "zones": { "b.org": { "provider": "zonefile", "ttl": 600, "exclusive": false,
-                "hosts": "address", "matrix_delegation": "srv", "records": [] } },
+            "zones": { "b.org": b_org },
+            "zone_defaults": crate::test_support::zone_settings_json(3600),
         }))
         .unwrap();
         let app = |app: &str, host: &str| {

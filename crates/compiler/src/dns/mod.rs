@@ -15,7 +15,6 @@
 pub mod derive;
 pub mod live;
 pub mod plan;
-pub mod rules;
 pub mod zonefile;
 
 use std::collections::BTreeMap;

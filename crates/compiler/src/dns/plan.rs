@@ -500,10 +500,7 @@ mod tests {
     fn desired(records: Vec<Rr>) -> ZoneData {
         let mut z = ZoneData {
             apex: "example.org.".into(),
-            settings: jardin_core::model::Zone {
-                ttl: 300,
-                ..Default::default()
-            },
+            settings: crate::test_support::zone_settings(300),
             records: records
                 .into_iter()
                 .map(|rr| OwnedRr {

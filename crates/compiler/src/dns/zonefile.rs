@@ -176,7 +176,7 @@ mod tests {
         };
         ZoneData {
             apex: "example.org.".into(),
-            settings: jardin_core::model::Zone::default(),
+            settings: crate::test_support::zone_settings(3600),
             records: vec![
                 rec(
                     "example.org.",

@@ -66,16 +66,12 @@ fn generated_secret(
     s
 }
 
-fn namespace(app: &CompiledApp) -> Value {
+/// The app's namespace, enforcing the Pod Security level its catalog entry
+/// declares ("baseline" for images that must start as root).
+fn namespace(app: &CompiledApp, catalog_app: &CatalogApp) -> Value {
     let mut ns = object("v1", "Namespace", &app.namespace, None);
-    // Pod Security admission: "baseline" for images that must start as root.
-    let level = if app.app == "jitsi" {
-        "baseline"
-    } else {
-        "restricted"
-    };
     ns["metadata"]["labels"] = json!({
-        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/enforce": catalog_app.pod_security,
         "pod-security.kubernetes.io/warn": "restricted",
     });
     ns
@@ -329,7 +325,7 @@ pub fn tenant_objects(
             .as_ref()
             .and_then(|p| collective.clusters.get(cluster)?.services.postgres.get(p))
             .map(|p| p.namespace.clone());
-        let mut objects: Vec<Value> = vec![namespace(app)];
+        let mut objects: Vec<Value> = vec![namespace(app, catalog_app)];
         objects.extend(network_policies(app, pg_namespace.as_deref()));
         for (name, decl) in &catalog_app.secrets {
             objects.push(generated_secret(name, &app.namespace, &decl.keys, &[]));

@@ -38,7 +38,17 @@ pub fn write_file(staging: &Path, rel: &str, bytes: &[u8]) -> io::Result<()> {
 /// Makes `dir` the directory that `fill` writes: `fill` gets a fresh
 /// staging directory beside `dir`, which then replaces `dir` by rename.
 /// On error, `dir` is left as it was and the staging directory is removed.
+/// Only a directory is ever replaced: a file or a symbolic link at `dir`
+/// is refused before anything is written.
 pub fn replace_dir(dir: &Path, fill: impl FnOnce(&Path) -> io::Result<()>) -> io::Result<()> {
+    if let Ok(meta) = std::fs::symlink_metadata(dir) {
+        if !meta.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "it exists and is not a directory (jardin replaces only a directory it wrote)",
+            ));
+        }
+    }
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -119,5 +129,30 @@ mod tests {
         std::fs::write(out.join("keep"), b"x").unwrap();
         assert!(write_all(&out, &[("../evil".into(), vec![])]).is_err());
         assert_eq!(std::fs::read(out.join("keep")).unwrap(), b"x");
+    }
+
+    #[test]
+    fn a_file_or_a_link_in_the_way_is_left_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("out");
+        std::fs::write(&file, b"precious").unwrap();
+        assert!(write_all(&file, &[("k8s/a.yaml".into(), b"x".to_vec())]).is_err());
+        assert_eq!(std::fs::read(&file).unwrap(), b"precious");
+        let elsewhere = tmp.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        assert!(write_all(&link, &[("a".into(), b"x".to_vec())]).is_err());
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        // Nothing was left beside them.
+        let names: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names.len(), 3, "{names:?}");
     }
 }

@@ -313,14 +313,78 @@ fn update_approval(id: &ObjectId, fields: &[FieldChange]) -> Vec<String> {
 /// Computes the plan. Errors: the same object listed twice in the live state.
 pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
     let keys = Keys::new(input.secret_key.as_deref());
-    let in_scope = |t: &Option<String>| {
-        input.tenant_filter.is_empty()
-            || t.as_ref().is_some_and(|t| input.tenant_filter.contains(t))
+    let filter = &input.tenant_filter;
+    let in_scope =
+        |t: &Option<String>| filter.is_empty() || t.as_ref().is_some_and(|t| filter.contains(t));
+    let desired = seal_desired(input.desired, input.ignore, &in_scope);
+    let by_id: HashMap<&ObjectId, &Side> = desired.iter().map(|s| (&s.id, s)).collect();
+    let live = seal_live(
+        input.live,
+        &by_id,
+        input.ignore,
+        input.compare_desired,
+        &in_scope,
+    )?;
+    let mut desired_sorted: Vec<&Side> = desired.iter().collect();
+    desired_sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    let live_refs: Vec<&Side> = live.iter().collect();
+    let desired_hash = state_hash(&desired_sorted, &keys);
+    let live_hash = state_hash(&live_refs, &keys);
+    let tokens = keys.tokens(&desired_hash, &live_hash);
+    let mask = |s: &Side| {
+        let mut v = s.sealed.value.clone();
+        secrets::replace(&mut v, &s.sealed.secrets, &|x| tokens.token(x));
+        v
     };
 
-    // Desired side: seal, normalize. Taken by value: no copy of the state.
-    let desired: Vec<Side> = input
-        .desired
+    let live_by_id: HashMap<&ObjectId, &Side> = live.iter().map(|s| (&s.id, s)).collect();
+    let mut changes = creates_and_updates(&desired_sorted, &live_by_id, &mask);
+    let mut tenants = unchanged_per_tenant(&desired_sorted, &live_by_id, &changes);
+    let deletions = deletions(&live, &by_id, &input.known_tenants, &mask);
+    let approval = deletion_budget(
+        deletions.len(),
+        live.len(),
+        input.max_deletes,
+        input.max_delete_percent,
+    );
+    changes.extend(deletions);
+    for c in &changes {
+        tenants
+            .entry(tenant_key(&c.tenant))
+            .or_default()
+            .add(c.action);
+    }
+    // Tenants in order, shared objects last; then by object.
+    changes.sort_by(|a, b| {
+        (a.tenant.is_none(), &a.tenant, &a.id).cmp(&(b.tenant.is_none(), &b.tenant, &b.id))
+    });
+    let summary: Counts = tenants.values().sum();
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        desired_hash,
+        live_hash,
+        live_sources: input.live_sources,
+        summary,
+        tenants,
+        approval,
+        changes,
+    })
+}
+
+/// The tenant a change counts for in the summary: shared objects under
+/// [`SHARED`].
+fn tenant_key(t: &Option<String>) -> String {
+    t.clone().unwrap_or_else(|| SHARED.to_string())
+}
+
+/// The desired side, sealed and normalized. Taken by value: no copy of the
+/// state.
+fn seal_desired(
+    desired: Vec<DesiredObject>,
+    ignore: &[IgnoreRule],
+    in_scope: &(impl Fn(&Option<String>) -> bool + Sync),
+) -> Vec<Side> {
+    desired
         .into_par_iter()
         .filter(|o| in_scope(&o.tenant))
         .map(|o| {
@@ -328,7 +392,7 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
             let api_version = o.value["apiVersion"].as_str().unwrap_or("").to_string();
             let mut sealed = secrets::seal(o.value);
             normalize::common(&mut sealed.value);
-            normalize::ignore(&mut sealed.value, &id.kind, input.ignore);
+            normalize::ignore(&mut sealed.value, &id.kind, ignore);
             Side {
                 id,
                 api_version,
@@ -336,12 +400,19 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
                 sealed,
             }
         })
-        .collect();
-    let by_id: HashMap<&ObjectId, &Side> = desired.iter().map(|s| (&s.id, s)).collect();
+        .collect()
+}
 
-    // Live side: seal, normalize against the desired counterpart.
-    let mut live: Vec<Side> = input
-        .live
+/// The live side, sealed and normalized against its desired counterpart,
+/// sorted; an object listed twice is an error.
+fn seal_live(
+    live: Vec<LiveObject>,
+    by_id: &HashMap<&ObjectId, &Side>,
+    ignore: &[IgnoreRule],
+    compare_desired: bool,
+    in_scope: &(impl Fn(&Option<String>) -> bool + Sync),
+) -> Result<Vec<Side>, Diagnostic> {
+    let mut live: Vec<Side> = live
         .into_par_iter()
         .map(|o| {
             let id = ObjectId::of(&o.cluster, &o.value);
@@ -349,12 +420,12 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
             let mut sealed = secrets::seal(o.value);
             let d = by_id.get(&id).copied();
             normalize::common(&mut sealed.value);
-            normalize::ignore(&mut sealed.value, &id.kind, input.ignore);
+            normalize::ignore(&mut sealed.value, &id.kind, ignore);
             if let Some(d) = d {
                 // The server answers in the version we ask for.
                 sealed.value["apiVersion"] = Value::String(d.api_version.clone());
             }
-            if !input.compare_desired {
+            if !compare_desired {
                 normalize::live_against(
                     &mut sealed.value,
                     d.map(|d| &d.sealed.value),
@@ -382,22 +453,16 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
         )
         .with_help("a snapshot directory must not hold the same object in two files"));
     }
-    let mut desired_sorted: Vec<&Side> = desired.iter().collect();
-    desired_sorted.sort_by(|a, b| a.id.cmp(&b.id));
-    let live_refs: Vec<&Side> = live.iter().collect();
-    let desired_hash = state_hash(&desired_sorted, &keys);
-    let live_hash = state_hash(&live_refs, &keys);
-    let tokens = keys.tokens(&desired_hash, &live_hash);
-    let mask = |s: &Side| {
-        let mut v = s.sealed.value.clone();
-        secrets::replace(&mut v, &s.sealed.secrets, &|x| tokens.token(x));
-        v
-    };
+    Ok(live)
+}
 
-    let live_by_id: HashMap<&ObjectId, &Side> = live.iter().map(|s| (&s.id, s)).collect();
-    let mut tenants: BTreeMap<String, Counts> = BTreeMap::new();
-    let key = |t: &Option<String>| t.clone().unwrap_or_else(|| SHARED.to_string());
-    let mut changes: Vec<Change> = desired_sorted
+/// Creates and updates: every desired object against its live counterpart.
+fn creates_and_updates(
+    desired: &[&Side],
+    live_by_id: &HashMap<&ObjectId, &Side>,
+    mask: &(impl Fn(&Side) -> Value + Sync),
+) -> Vec<Change> {
+    desired
         .par_iter()
         .filter_map(|d| {
             let desired_value = || mask(d);
@@ -439,30 +504,49 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
                 }
             }
         })
-        .collect();
-    for d in &desired_sorted {
-        let c = tenants.entry(key(&d.tenant)).or_default();
+        .collect()
+}
+
+/// Per tenant, the desired objects that exist live and did not change.
+fn unchanged_per_tenant(
+    desired: &[&Side],
+    live_by_id: &HashMap<&ObjectId, &Side>,
+    changes: &[Change],
+) -> BTreeMap<String, Counts> {
+    let mut tenants: BTreeMap<String, Counts> = BTreeMap::new();
+    for d in desired {
+        let c = tenants.entry(tenant_key(&d.tenant)).or_default();
         if live_by_id.contains_key(&d.id) {
             c.unchanged += 1;
         }
     }
-    for c in &changes {
+    for c in changes {
         if c.action == Action::Update {
-            if let Some(t) = tenants.get_mut(&key(&c.tenant)) {
+            if let Some(t) = tenants.get_mut(&tenant_key(&c.tenant)) {
                 t.unchanged = t.unchanged.saturating_sub(1);
             }
         }
     }
+    tenants
+}
 
-    // Deletes: live objects of ours that nothing desired matches.
-    let mut deletes = 0usize;
-    for l in &live {
+/// Live objects of ours that nothing desired matches, with why each is
+/// considered ours. Objects jardin shares with an operator are never
+/// deleted.
+fn deletions(
+    live: &[Side],
+    by_id: &HashMap<&ObjectId, &Side>,
+    known_tenants: &BTreeSet<String>,
+    mask: &impl Fn(&Side) -> Value,
+) -> Vec<Change> {
+    let mut out = Vec::new();
+    for l in live {
         if by_id.contains_key(&l.id) {
             continue;
         }
         let reason = match &l.tenant {
             _ if normalize::is_partial(&l.id.group, &l.id.kind) => continue,
-            Some(t) if input.known_tenants.contains(t) => format!(
+            Some(t) if known_tenants.contains(t) => format!(
                 "labelled app.kubernetes.io/managed-by=jardin and {TENANT_LABEL}={t}; tenant \"{t}\" no longer renders it"
             ),
             Some(t) => format!(
@@ -470,8 +554,7 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
             ),
             None => "labelled app.kubernetes.io/managed-by=jardin, shared by tenants, no longer rendered".to_string(),
         };
-        deletes += 1;
-        changes.push(Change {
+        out.push(Change {
             action: Action::Delete,
             id: l.id.clone(),
             api_version: l.api_version.clone(),
@@ -486,38 +569,24 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
             live: Some(mask(l)),
         });
     }
-    for c in &changes {
-        tenants.entry(key(&c.tenant)).or_default().add(c.action);
-    }
+    out
+}
+
+/// Why the plan as a whole needs approval: deletions over the budget, by
+/// count or by share of the live objects in scope.
+fn deletion_budget(deletes: usize, live: usize, max: usize, max_percent: usize) -> Vec<String> {
     let mut approval = Vec::new();
-    if deletes > input.max_deletes {
+    if deletes > max {
         approval.push(format!(
-            "{deletes} deletions, more than the threshold of {}",
-            input.max_deletes
+            "{deletes} deletions, more than the threshold of {max}"
         ));
     }
-    if !live.is_empty() && deletes * 100 > input.max_delete_percent * live.len() {
+    if live > 0 && deletes * 100 > max_percent * live {
         approval.push(format!(
-            "{deletes} deletions out of {} live objects, more than {}%",
-            live.len(),
-            input.max_delete_percent
+            "{deletes} deletions out of {live} live objects, more than {max_percent}%"
         ));
     }
-    // Tenants in order, shared objects last; then by object.
-    changes.sort_by(|a, b| {
-        (a.tenant.is_none(), &a.tenant, &a.id).cmp(&(b.tenant.is_none(), &b.tenant, &b.id))
-    });
-    let summary: Counts = tenants.values().sum();
-    Ok(Plan {
-        format_version: FORMAT_VERSION,
-        desired_hash,
-        live_hash,
-        live_sources: input.live_sources,
-        summary,
-        tenants,
-        approval,
-        changes,
-    })
+    approval
 }
 
 /// The op sign used by every renderer.

@@ -109,11 +109,11 @@ fn select<'a>(
     for z in only {
         if !zones.iter().any(|d| d.name() == z.trim_end_matches('.')) {
             let names: Vec<&str> = zones.iter().map(ZoneData::name).collect();
-            let mut d = Diagnostic::error(
-                code::DNS_PLAN_UNUSABLE,
-                format!("no zone {z} in this config"),
-            )
-            .with_help("pass a zone a tenant lists in `zones` or the collective configures");
+            let mut d =
+                Diagnostic::error(code::UNKNOWN_ZONE, format!("no zone {z} in this config"))
+                    .with_help(
+                        "pass a zone a tenant lists in `zones` or the collective configures",
+                    );
             if let Some(s) = jardin_core::diag::did_you_mean(z, names.iter().copied()) {
                 d = d.with_note(format!("did you mean {s}?"));
             }
@@ -139,7 +139,7 @@ fn endpoint(
     server: &Option<String>,
 ) -> Result<(String, Option<TsigKey>), Diagnostic> {
     let addr = server.clone().or_else(|| z.settings.server.clone()).ok_or_else(|| {
-        Diagnostic::error(code::DNS_PLAN_UNUSABLE, format!("zone {} has no server", z.name()))
+        Diagnostic::error(code::DNS_PROVIDER_UNPLANNABLE, format!("zone {} has no server", z.name()))
             .with_help("set provider = \"rfc2136\" and server = \"host:port\" in the zone, or pass --server or --snapshot")
     })?;
     let key = z.settings.tsig.as_ref().map(TsigKey::load).transpose()?;
@@ -279,7 +279,7 @@ fn apply(
                 Ok(t) => t,
                 Err(e) => {
                     out.diagnostics(&[Diagnostic::error(
-                        code::DNS_DELETIONS_OVER_BUDGET,
+                        code::DNS_PLAN_UNUSABLE,
                         format!("cannot read plan {}: {e}", path.display()),
                     )
                     .with_help("save a plan with `jardin dns plan -o PLAN`")]);
@@ -287,14 +287,35 @@ fn apply(
                 }
             };
             match serde_json::from_str::<PlanFile>(&text) {
-                Ok(p) if p.format_version == 1 => p
-                    .zones
-                    .into_iter()
-                    .filter(|z| selected.iter().any(|s| s.name() == z.zone))
-                    .collect(),
+                Ok(p) if p.format_version == 1 => {
+                    // A plan is applied only to the zones it was made for,
+                    // and all of them must still be in the config.
+                    let foreign: Vec<&str> = p
+                        .zones
+                        .iter()
+                        .filter(|z| !zones.iter().any(|d| d.name() == z.zone))
+                        .map(|z| z.zone.as_str())
+                        .collect();
+                    if !foreign.is_empty() {
+                        out.diagnostics(&[Diagnostic::error(
+                            code::DNS_PLAN_UNUSABLE,
+                            format!(
+                                "{} was made for zones this config does not have: {}",
+                                path.display(),
+                                foreign.join(", ")
+                            ),
+                        )
+                        .with_help("plan again from this config with `jardin dns plan -o PLAN`")]);
+                        return exit::ERROR;
+                    }
+                    p.zones
+                        .into_iter()
+                        .filter(|z| selected.iter().any(|s| s.name() == z.zone))
+                        .collect()
+                }
                 Ok(p) => {
                     out.diagnostics(&[Diagnostic::error(
-                        code::DNS_DELETIONS_OVER_BUDGET,
+                        code::DNS_PLAN_UNUSABLE,
                         format!("plan format {} is not supported", p.format_version),
                     )
                     .with_help("make the plan again with this version of jardin")]);
@@ -302,7 +323,7 @@ fn apply(
                 }
                 Err(e) => {
                     out.diagnostics(&[Diagnostic::error(
-                        code::DNS_DELETIONS_OVER_BUDGET,
+                        code::DNS_PLAN_UNUSABLE,
                         format!("{} is not a jardin DNS plan: {e}", path.display()),
                     )
                     .with_help("save a plan with `jardin dns plan -o PLAN`")]);
@@ -334,7 +355,7 @@ fn apply(
     if !over.is_empty() {
         for z in &over {
             out.diagnostics(&[Diagnostic::error(
-                code::DNS_PROVIDER_UNPLANNABLE,
+                code::DNS_DELETIONS_OVER_BUDGET,
                 format!(
                     "zone {}: {} RRset deletions are over the zone's budget",
                     z.zone, z.deletes

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::derive::{is_marker, Derived};
-use super::{fqdn, Origin, OwnedRr};
+use crate::dns::derive::{is_marker, Derived};
+use crate::dns::{fqdn, Origin, OwnedRr};
 use jardin_core::code::Code;
 use jardin_core::diag::Diagnostic;
 use jardin_core::source::Span;
@@ -77,7 +77,7 @@ fn check(derived: &Derived, src: &Context<'_>) -> Vec<Diagnostic> {
 /// then answer unpredictably, and mail to the apex breaks. Use A/AAAA at
 /// the apex (jardin does so for a served apex), and give the other record
 /// another name or drop the CNAME.
-fn cname_conflicts(zone: &super::ZoneData, src: &Context<'_>) -> Vec<Diagnostic> {
+fn cname_conflicts(zone: &crate::dns::ZoneData, src: &Context<'_>) -> Vec<Diagnostic> {
     let mut by_name: BTreeMap<&str, Vec<&OwnedRr>> = BTreeMap::new();
     for r in &zone.records {
         by_name.entry(r.rr.name.as_str()).or_default().push(r);
@@ -131,7 +131,7 @@ const MERGEABLE: &[&str] = &["TXT", "MX", "CAA", "SRV", "NS"];
 /// would silently lose. (TXT, MX, CAA, SRV and NS records from several
 /// owners are merged: they are independent values.) Say which one is right: remove the other
 /// record, or serve the host from one place.
-fn owner_conflicts(zone: &super::ZoneData, src: &Context<'_>) -> Vec<Diagnostic> {
+fn owner_conflicts(zone: &crate::dns::ZoneData, src: &Context<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for ((name, rtype), recs) in zone.rrsets() {
         // Independent values (several TXT, MX, CAA…) share an RRset fine.
@@ -173,7 +173,7 @@ fn owner_conflicts(zone: &super::ZoneData, src: &Context<'_>) -> Vec<Diagnostic>
 /// `permerror` and receivers treat the domain's mail as unauthenticated.
 /// jardin writes the SPF of a tenant's sending domain itself: merge other
 /// senders into it through the relay's include instead of adding a record.
-fn several_spf(zone: &super::ZoneData, src: &Context<'_>) -> Vec<Diagnostic> {
+fn several_spf(zone: &crate::dns::ZoneData, src: &Context<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for ((name, rtype), recs) in zone.rrsets() {
         if rtype != "TXT" {
@@ -184,7 +184,7 @@ fn several_spf(zone: &super::ZoneData, src: &Context<'_>) -> Vec<Diagnostic> {
             .filter(|r| r.rr.data.starts_with("\"v=spf1"))
             .collect();
         // jardin's own (a tenant's mail) first: the other one is the mistake.
-        spf.sort_by_key(|r| !matches!(r.owner, super::Owner::Mail { .. }));
+        spf.sort_by_key(|r| !matches!(r.owner, crate::dns::Owner::Mail { .. }));
         if spf.len() > 1 {
             out.push(
                 Diagnostic::error(
@@ -222,7 +222,7 @@ fn several_spf(zone: &super::ZoneData, src: &Context<'_>) -> Vec<Diagnostic> {
 /// `zones` nor the collective's), nothing is published.
 fn mail_authentication(derived: &Derived, src: &Context<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let by_apex: BTreeMap<&str, &super::ZoneData> =
+    let by_apex: BTreeMap<&str, &crate::dns::ZoneData> =
         derived.zones.iter().map(|z| (z.apex.as_str(), z)).collect();
     for unit in src.tenants {
         let t = &unit.compiled.tenant;
@@ -281,7 +281,7 @@ fn mail_authentication(derived: &Derived, src: &Context<'_>) -> Vec<Diagnostic> 
 /// Below a minute, resolvers query the server for every lookup; above a
 /// week, a mistake stays cached for longer than anyone will wait. Zones and
 /// hand-written records both take TTLs in seconds.
-fn ttl_range(zone: &super::ZoneData, src: &Context<'_>) -> Vec<Diagnostic> {
+fn ttl_range(zone: &crate::dns::ZoneData, src: &Context<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let ok = |t: u32| (TTL_MIN..=TTL_MAX).contains(&t);
     let s = &zone.settings;
@@ -357,7 +357,7 @@ fn invalid_records(derived: &Derived, src: &Context<'_>) -> Vec<Diagnostic> {
 /// it at all; without an A or AAAA record the zone cannot be resolved and
 /// `kzonecheck` rejects it. The default nameserver is `ns1.` the domain of
 /// the collective's contact address.
-fn missing_glue(zone: &super::ZoneData, src: &Context<'_>) -> Vec<Diagnostic> {
+fn missing_glue(zone: &crate::dns::ZoneData, src: &Context<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for ns in zone
         .records

@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::derive::{self, Kept};
-use super::{schedule, Gap, Kind, Layer, Piece, Status, APP_BACKUP_FIELDS};
+use crate::backup::derive;
+use crate::backup::{schedule, Gap, Kind, Layer, Piece, Status, APP_BACKUP_FIELDS};
 use crate::check::{Context, Rule};
 use jardin_core::code;
 use jardin_core::code::Code;
@@ -197,7 +197,7 @@ fn same_place(ctx: &Context<'_>, idx: &Index<'_>) -> Vec<Diagnostic> {
             e.layer("target")
         };
         let u = idx.unit(&p.tenant);
-        let plan = u.map_or("", |u| super::plan_of(c, u));
+        let plan = u.map_or("", |u| crate::backup::plan_of(c, u));
         if !seen.insert((p.id(), d.target.clone())) {
             continue;
         }
@@ -235,7 +235,7 @@ fn retention(ctx: &Context<'_>, idx: &Index<'_>) -> Vec<Diagnostic> {
         let Some(u) = idx.unit(&p.tenant) else {
             continue;
         };
-        let plan_name = super::plan_of(c, u);
+        let plan_name = crate::backup::plan_of(c, u);
         let Some(plan) = c.plans.get(plan_name) else {
             continue;
         };
@@ -513,14 +513,6 @@ impl Piece {
     }
 }
 
-/// How long a piece is kept, as text (for messages and the table).
-pub fn kept_text(k: &Kept) -> String {
-    match k {
-        Kept::Generations(r) => super::retention_text(r),
-        Kept::Window { days } => format!("PITR {days}d"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,7 +546,8 @@ mod tests {
                 "location": "lyon", "credentials": {"ref": {"name": "s3", "key": "k"}},
                 "credential_keys": {"access_key_id": "id", "secret_access_key": "secret"},
             }},
-            "smtp_relays": {}, "zones": {}
+            "smtp_relays": {}, "zones": {},
+            "zone_defaults": crate::test_support::zone_settings_json(3600),
         }))
         .unwrap()
     }
@@ -566,7 +559,7 @@ mod tests {
             "state": [{"name": "data", "kind": "bucket", "criticality": "high"},
                       {"name": "cache", "kind": "volume", "criticality": "low"}],
             "secrets": {"key": {"keys": ["k"], "encrypts_data": true}},
-            "sizes": {},
+            "sizes": {}, "singletons": [], "pod_security": "restricted",
         }}))
         .unwrap()
     }
@@ -594,7 +587,7 @@ mod tests {
     fn codes(c: &Collective) -> Vec<Code> {
         let tenants = [tenant()];
         let catalog = catalog();
-        let coverage = super::super::resolve(c, &catalog, &tenants);
+        let coverage = crate::backup::resolve(c, &catalog, &tenants);
         let map = SourceMap::default();
         let ctx = Context {
             collective: c,

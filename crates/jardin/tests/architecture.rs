@@ -1,0 +1,110 @@
+//! The crate boundaries are the architecture's invariants
+//! (docs/ARCHITECTURE.md): what a crate must never know, it does not depend
+//! on. This test reads each crate's `Cargo.toml` and sources and fails when
+//! a dependency or a socket crosses one of those lines.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn crates_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The names in a crate's `[dependencies]` table (not the dev ones).
+fn dependencies(krate: &str) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(crates_dir().join(krate).join("Cargo.toml")).unwrap();
+    let mut out = BTreeSet::new();
+    let mut in_deps = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]";
+        } else if in_deps && !line.is_empty() && !line.starts_with('#') {
+            let name = line.split(['=', '.', ' ']).next().unwrap_or_default();
+            out.insert(name.to_string());
+        }
+    }
+    out
+}
+
+fn sources(krate: &str, out: &mut Vec<(PathBuf, String)>) {
+    fn walk(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push((p.clone(), std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+    walk(&crates_dir().join(krate).join("src"), out);
+}
+
+const CRATES: [&str; 5] = ["core", "eval", "compiler", "net", "jardin"];
+
+/// Which crate may depend on what: `(dependency, the only crates allowed)`.
+const ONLY: &[(&str, &[&str])] = &[
+    // Only jardin-eval knows Nickel.
+    ("nickel-lang-core", &["eval"]),
+    // Only jardin-net talks to a cluster.
+    ("kube", &["net"]),
+    ("k8s-openapi", &["net"]),
+    ("tokio", &["net"]),
+    // Only the binary knows argv, terminals and the allocator.
+    ("clap", &["jardin"]),
+    ("indicatif", &["jardin"]),
+    ("mimalloc", &["jardin"]),
+    ("libmimalloc-sys", &["jardin"]),
+    ("jardin-net", &["jardin"]),
+];
+
+#[test]
+fn each_crate_depends_only_on_what_it_may_know() {
+    for krate in CRATES {
+        let deps = dependencies(krate);
+        for (dep, allowed) in ONLY {
+            assert!(
+                !deps.contains(*dep) || allowed.contains(&krate),
+                "crates/{krate} depends on {dep}, which only {allowed:?} may"
+            );
+        }
+    }
+    // The layers: core below everything, eval above core only, the
+    // compiler above both, the network clients above the compiler.
+    let jardin = |k: &str| -> BTreeSet<String> {
+        dependencies(k)
+            .into_iter()
+            .filter(|d| d.starts_with("jardin-"))
+            .collect()
+    };
+    assert!(jardin("core").is_empty(), "{:?}", jardin("core"));
+    assert_eq!(jardin("eval"), BTreeSet::from(["jardin-core".to_string()]));
+    assert_eq!(
+        jardin("compiler"),
+        BTreeSet::from(["jardin-core".to_string(), "jardin-eval".to_string()])
+    );
+    assert_eq!(
+        jardin("net"),
+        BTreeSet::from(["jardin-compiler".to_string(), "jardin-core".to_string()])
+    );
+}
+
+#[test]
+fn only_the_network_crate_opens_sockets() {
+    for krate in ["core", "eval", "compiler", "jardin"] {
+        let mut files = Vec::new();
+        sources(krate, &mut files);
+        for (path, text) in files {
+            // Unit tests may serve recorded responses on loopback.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for socket in ["TcpStream", "TcpListener", "UdpSocket", "std::net::"] {
+                assert!(
+                    !code.contains(socket),
+                    "{} uses {socket}: sockets belong to crates/net",
+                    path.display()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs and prepares every tool the test suite runs against, once per
+# machine: Knot DNS (the DNS tests start a real knotd on 127.0.0.1) and a
+# real Kubernetes 1.20 control plane built from Debian's source package
+# (scripts/prepare-kube-apiserver.sh, cached outside the repository). A
+# second run finds everything in place and returns in about a second.
+# The tests fail, never skip, when a tool is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+if ! command -v knotd >/dev/null || ! command -v kzonecheck >/dev/null || ! command -v knsupdate >/dev/null; then
+  apt-get update -qq
+  apt-get install -y -qq knot knot-dnsutils knot-dnssecutils >/dev/null
+fi
+bash scripts/prepare-kube-apiserver.sh >/dev/null
