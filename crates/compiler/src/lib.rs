@@ -14,7 +14,7 @@ pub mod live;
 pub mod pipeline;
 pub mod plan;
 pub mod review;
-pub mod schema;
+pub(crate) mod schema;
 pub mod stamp;
 
 /// Helpers shared by unit tests.
@@ -33,7 +33,7 @@ pub(crate) mod test_support {
     }
 
     /// The same, as the JSON a collective holds.
-    pub fn zone_settings_json(ttl: u32) -> serde_json::Value {
+    pub(crate) fn zone_settings_json(ttl: u32) -> serde_json::Value {
         json!({
             "provider": "zonefile", "ttl": ttl, "exclusive": false, "hosts": "cname",
             "nameservers": [], "caa_issuers": ["letsencrypt.org"],
@@ -44,7 +44,7 @@ pub(crate) mod test_support {
 
     /// A small deterministic pseudo-random sequence (xorshift64), for tests
     /// that generate many inputs and must give the same ones every run.
-    pub fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
         move || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
@@ -55,7 +55,7 @@ pub(crate) mod test_support {
 
     /// `tenants` tenants with `per_tenant` updated Deployments each, every
     /// update with a diff, and one change in ten needing approval.
-    pub fn plan_of_updates(tenants: usize, per_tenant: usize) -> Plan {
+    pub(crate) fn plan_of_updates(tenants: usize, per_tenant: usize) -> Plan {
         let mut p = Plan {
             format_version: 1,
             desired_hash: String::new(),

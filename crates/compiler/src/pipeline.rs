@@ -74,14 +74,14 @@ pub struct Timings {
 #[derive(Default)]
 pub struct Compilation {
     pub collective: Option<Collective>,
-    pub catalog: Catalog,
+    pub(crate) catalog: Catalog,
     pub tenants: Vec<TenantUnit>,
     /// Every object, whole, in path order: only with
     /// [`Options::keep_objects`], and empty when there are errors.
     pub objects: Vec<DesiredObject>,
     /// Every object reduced to what the graph reads ([`Outline`]), in
     /// path order; the graph's nodes point into it.
-    pub outline: Vec<Outline>,
+    pub(crate) outline: Vec<Outline>,
     /// Output files besides the manifests (zone files, reports), by path
     /// below the output directory.
     pub extra_files: Vec<(String, Vec<u8>)>,

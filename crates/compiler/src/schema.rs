@@ -11,10 +11,10 @@ include!(concat!(env!("OUT_DIR"), "/schema_files.rs"));
 
 /// A schema violation, without source location (the caller adds it).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
+pub(crate) struct Violation {
     /// JSON pointer into the object, e.g. `/spec/replicas`.
-    pub path: String,
-    pub message: String,
+    pub(crate) path: String,
+    pub(crate) message: String,
 }
 
 type Validators = BTreeMap<String, Result<jsonschema::Validator, String>>;
@@ -47,7 +47,7 @@ fn validators() -> &'static Validators {
 }
 
 /// `apiVersion/Kind` of an object, the key of its schema.
-pub fn kind_key(object: &Value) -> String {
+pub(crate) fn kind_key(object: &Value) -> String {
     let api = object
         .get("apiVersion")
         .and_then(Value::as_str)
@@ -58,7 +58,7 @@ pub fn kind_key(object: &Value) -> String {
 
 /// Validates one object; an unknown kind is itself a violation, so nothing
 /// unchecked is ever written.
-pub fn validate(object: &Value) -> Vec<Violation> {
+pub(crate) fn validate(object: &Value) -> Vec<Violation> {
     let key = kind_key(object);
     match validators().get(&key) {
         None => vec![Violation {

@@ -24,8 +24,8 @@ pub enum Severity {
 pub struct Label {
     pub file: SourceFile,
     pub span: Range<usize>,
-    pub message: String,
-    pub primary: bool,
+    pub(crate) message: String,
+    pub(crate) primary: bool,
 }
 
 /// One problem found in the user's configuration or output.
@@ -92,7 +92,7 @@ impl Diagnostic {
         self
     }
 
-    pub fn primary(&self) -> Option<&Label> {
+    pub(crate) fn primary(&self) -> Option<&Label> {
         self.labels
             .iter()
             .find(|l| l.primary)
@@ -303,26 +303,26 @@ impl Renderer {
 /// The JSON form of a diagnostic (`--error-format json`).
 #[derive(Serialize)]
 pub struct JsonDiagnostic<'a> {
-    pub code: &'a str,
-    pub severity: Severity,
-    pub message: &'a str,
-    pub file: Option<&'a str>,
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-    pub labels: Vec<JsonLabel<'a>>,
-    pub help: Option<&'a str>,
-    pub notes: &'a [String],
+    pub(crate) code: &'a str,
+    pub(crate) severity: Severity,
+    pub(crate) message: &'a str,
+    pub(crate) file: Option<&'a str>,
+    pub(crate) line: Option<usize>,
+    pub(crate) column: Option<usize>,
+    pub(crate) labels: Vec<JsonLabel<'a>>,
+    pub(crate) help: Option<&'a str>,
+    pub(crate) notes: &'a [String],
 }
 
 #[derive(Serialize)]
-pub struct JsonLabel<'a> {
-    pub file: &'a str,
-    pub line: usize,
-    pub column: usize,
-    pub end_line: usize,
-    pub end_column: usize,
-    pub message: &'a str,
-    pub primary: bool,
+pub(crate) struct JsonLabel<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+    pub(crate) end_line: usize,
+    pub(crate) end_column: usize,
+    pub(crate) message: &'a str,
+    pub(crate) primary: bool,
 }
 
 impl Diagnostic {

@@ -88,7 +88,7 @@ pub struct BackupTarget {
     pub endpoint: String,
     pub bucket: String,
     pub prefix: String,
-    pub region: String,
+    pub(crate) region: String,
     pub location: String,
     pub credentials: SecretSource,
     pub credential_keys: CredentialKeys,
@@ -97,9 +97,9 @@ pub struct BackupTarget {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct SmtpRelay {
     pub host: String,
-    pub port: u16,
-    pub username: Option<String>,
-    pub password: Option<SecretSource>,
+    pub(crate) port: u16,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<SecretSource>,
     pub dkim_selector: String,
     pub spf_include: Option<String>,
 }
@@ -115,10 +115,10 @@ pub struct Quotas {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Plan {
-    pub description: String,
+    pub(crate) description: String,
     pub quotas: Quotas,
-    pub default_size: String,
-    pub sizes: BTreeMap<String, String>,
+    pub(crate) default_size: String,
+    pub(crate) sizes: BTreeMap<String, String>,
     pub ha: bool,
     pub backup: PlanBackup,
 }
@@ -154,17 +154,17 @@ pub struct ObjectStore {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Ingress {
-    pub class: String,
+    pub(crate) class: String,
     pub ipv4: Vec<String>,
     pub ipv6: Vec<String>,
     pub hostname: String,
-    pub cluster_issuer: String,
+    pub(crate) cluster_issuer: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct StorageClasses {
-    pub rwo: String,
-    pub rwx: Option<String>,
+pub(crate) struct StorageClasses {
+    pub(crate) rwo: String,
+    pub(crate) rwx: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -186,11 +186,11 @@ pub struct ClusterServices {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Cluster {
     pub location: String,
-    pub kubernetes_version: String,
+    pub(crate) kubernetes_version: String,
     pub ingress: Ingress,
-    pub storage_classes: StorageClasses,
+    pub(crate) storage_classes: StorageClasses,
     pub capacity: Capacity,
-    pub capabilities: Vec<String>,
+    pub(crate) capabilities: Vec<String>,
     #[serde(default)]
     pub services: ClusterServices,
 }
@@ -252,10 +252,10 @@ pub struct Defaults {
 /// `jardin.ncl`: the collective, its clusters, plans and shared services.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Collective {
-    pub name: String,
+    pub(crate) name: String,
     pub contact: String,
     pub dmarc_report: Option<String>,
-    pub catalog_version: String,
+    pub(crate) catalog_version: String,
     pub defaults: Defaults,
     pub plans: BTreeMap<String, Plan>,
     pub clusters: BTreeMap<String, Cluster>,
@@ -299,12 +299,12 @@ pub struct AppInstance {
     pub version: Option<String>,
     pub host: String,
     pub aliases: Vec<String>,
-    pub size: Option<String>,
-    pub replicas: Option<u32>,
+    pub(crate) size: Option<String>,
+    pub(crate) replicas: Option<u32>,
     pub bindings: Bindings,
-    pub secrets: BTreeMap<String, SecretSource>,
+    pub(crate) secrets: BTreeMap<String, SecretSource>,
     pub backup: serde_json::Value,
-    pub state: String,
+    pub(crate) state: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -317,8 +317,8 @@ pub struct Mail {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Tenant {
     pub id: String,
-    pub display_name: String,
-    pub contacts: Vec<String>,
+    pub(crate) display_name: String,
+    pub(crate) contacts: Vec<String>,
     pub cluster: String,
     pub plan: Option<String>,
     pub state: String,
@@ -333,14 +333,14 @@ pub struct Tenant {
 pub struct ResolvedBindings {
     pub postgres: Option<String>,
     pub object_store: Option<String>,
-    pub smtp: Option<String>,
+    pub(crate) smtp: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct Resources {
-    pub cpu: String,
-    pub memory: String,
-    pub storage: String,
+pub(crate) struct Resources {
+    pub(crate) cpu: String,
+    pub(crate) memory: String,
+    pub(crate) storage: String,
 }
 
 /// One app instance after resolution against the collective and catalog.
@@ -351,18 +351,18 @@ pub struct CompiledApp {
     pub namespace: String,
     pub host: String,
     pub hosts: Vec<String>,
-    pub size: String,
-    pub state: String,
+    pub(crate) size: String,
+    pub(crate) state: String,
     pub bindings: ResolvedBindings,
     pub missing_services: Vec<String>,
     /// False when a reference could not be resolved; `check` says which.
     pub rendered: bool,
     #[serde(default)]
-    pub image: Option<String>,
+    pub(crate) image: Option<String>,
     #[serde(default)]
-    pub replicas: Option<u32>,
+    pub(crate) replicas: Option<u32>,
     #[serde(default)]
-    pub resources: Option<Resources>,
+    pub(crate) resources: Option<Resources>,
     /// The objects the catalog's render function produced.
     pub objects: Vec<serde_json::Value>,
 }
@@ -404,7 +404,7 @@ pub struct Requires {
     #[serde(default)]
     pub buckets: Vec<BucketNeed>,
     #[serde(default)]
-    pub smtp: bool,
+    pub(crate) smtp: bool,
 }
 
 /// A piece of data an app keeps, as its catalog entry declares it.
@@ -441,11 +441,11 @@ pub struct Versions {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct SizeProfile {
-    pub cpu: String,
-    pub memory: String,
-    pub storage: String,
-    pub replicas: u32,
+pub(crate) struct SizeProfile {
+    pub(crate) cpu: String,
+    pub(crate) memory: String,
+    pub(crate) storage: String,
+    pub(crate) replicas: u32,
 }
 
 /// A catalog app's metadata (everything but its render function).
@@ -458,7 +458,7 @@ pub struct CatalogApp {
     pub requires: Requires,
     pub state: Vec<StateItem>,
     pub secrets: BTreeMap<String, SecretDecl>,
-    pub sizes: BTreeMap<String, SizeProfile>,
+    pub(crate) sizes: BTreeMap<String, SizeProfile>,
     /// Components that cannot run more than one replica, even on a highly
     /// available plan.
     pub singletons: Vec<String>,

@@ -251,11 +251,6 @@ pub fn bytes(q: &str) -> Option<u64> {
     parse_bytes(q).ok()
 }
 
-/// [`parse_json_cpu`], when the reason does not matter.
-pub fn json_cpu(v: &serde_json::Value) -> Option<u64> {
-    parse_json_cpu(v).ok()
-}
-
 /// [`parse_json_bytes`], when the reason does not matter.
 pub fn json_bytes(v: &serde_json::Value) -> Option<u64> {
     parse_json_bytes(v).ok()

@@ -16,10 +16,10 @@ use super::{library_hash, Evaluated};
 use jardin_core::source::SourceFile;
 use jardin_core::source::{SourceMap, StoredSourceMap};
 
-pub struct Key(blake3::Hash);
+pub(crate) struct Key(blake3::Hash);
 
 impl Key {
-    pub fn new(collective: blake3::Hash, name: &str, text: &str) -> Self {
+    pub(crate) fn new(collective: blake3::Hash, name: &str, text: &str) -> Self {
         let mut h = blake3::Hasher::new();
         h.update(library_hash().as_bytes());
         h.update(collective.as_bytes());
@@ -78,7 +78,12 @@ impl DiskCache {
         self.dir.join(&hex[..2]).join(format!("{}.json", &hex[2..]))
     }
 
-    pub fn load(&self, key: &Key, file: &SourceFile, naming: &Naming<'_>) -> Option<Evaluated> {
+    pub(crate) fn load(
+        &self,
+        key: &Key,
+        file: &SourceFile,
+        naming: &Naming<'_>,
+    ) -> Option<Evaluated> {
         let bytes = std::fs::read(self.path(key)).ok()?;
         let entry: Entry = serde_json::from_slice(&bytes).ok()?;
         for (path, hash) in &entry.imports {
@@ -103,7 +108,7 @@ impl DiskCache {
     }
 
     /// Stores a result. Failures are ignored: the cache only saves time.
-    pub fn store(&self, key: &Key, out: &Output) {
+    pub(crate) fn store(&self, key: &Key, out: &Output) {
         let imports = hash_all(&out.imports);
         let Some(imports) = imports else { return };
         let entry = EntryRef {

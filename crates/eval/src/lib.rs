@@ -13,7 +13,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use nickel_lang_core::cache::InputFormat;
-use rayon::prelude::*;
 
 pub use cache::DiskCache;
 pub use embedded::{embedded_files, library_hash, write_library};
@@ -144,16 +143,12 @@ impl Evaluator {
         }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     fn naming(&self) -> Naming<'_> {
         Naming { root: &self.root }
     }
 
     /// Reads a file of the config root as a diagnostic-friendly source.
-    pub fn read(&self, path: &Path) -> Result<SourceFile, Diagnostic> {
+    pub(crate) fn read(&self, path: &Path) -> Result<SourceFile, Diagnostic> {
         let name = self.naming().display(&path.to_string_lossy());
         std::fs::read_to_string(path)
             .map(|text| SourceFile::new(name.clone(), text))
@@ -266,20 +261,6 @@ impl Evaluator {
             }
             result
         })
-    }
-
-    /// Evaluates every tenant file against the `Tenant` contract and compiles
-    /// it with the collective. Results come back in the order of `files`.
-    pub fn tenants(
-        &self,
-        files: &[PathBuf],
-        collective: &serde_json::Value,
-    ) -> Vec<Result<Evaluated, Vec<Diagnostic>>> {
-        let session = self.tenant_session(collective);
-        files
-            .par_iter()
-            .map(|path| session.evaluate(path))
-            .collect()
     }
 
     /// What evaluating tenants against `collective` needs, computed once:

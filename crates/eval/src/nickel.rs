@@ -27,38 +27,38 @@ use jardin_core::source::{SourceMap, Span};
 
 /// Where embedded files live in Nickel's file table. No real file can be
 /// there, so an import resolves to the embedded copy.
-pub const VIRTUAL_ROOT: &str = "/__jardin__";
+pub(crate) const VIRTUAL_ROOT: &str = "/__jardin__";
 
 /// A successful evaluation: the exported value, the source map of the part
 /// of it that comes from the user, and the files it imported.
-pub struct Output {
-    pub value: serde_json::Value,
-    pub source_map: SourceMap,
+pub(crate) struct Output {
+    pub(crate) value: serde_json::Value,
+    pub(crate) source_map: SourceMap,
     /// Files outside the embedded library that evaluation read, besides the
     /// main file (absolute paths).
-    pub imports: BTreeSet<PathBuf>,
+    pub(crate) imports: BTreeSet<PathBuf>,
 }
 
-pub struct NickelContext {
+pub(crate) struct NickelContext {
     vm: VmContext<CacheHub, CacheImpl>,
     /// How many files this context evaluated: its memory grows with each one,
     /// so callers recycle it now and then.
-    pub uses: usize,
+    pub(crate) uses: usize,
 }
 
 /// How to name files in diagnostics: relative to the config root.
-pub struct Naming<'a> {
-    pub root: &'a Path,
+pub(crate) struct Naming<'a> {
+    pub(crate) root: &'a Path,
 }
 
 impl Naming<'_> {
     /// Replaces absolute paths under the root by relative ones in a message.
-    pub fn strip_root(&self, message: &str) -> String {
+    pub(crate) fn strip_root(&self, message: &str) -> String {
         let root = format!("{}/", self.root.display());
         message.replace(&root, "")
     }
 
-    pub fn display(&self, name: &str) -> String {
+    pub(crate) fn display(&self, name: &str) -> String {
         if let Some(rest) = name.strip_prefix(VIRTUAL_ROOT) {
             return format!("<{}>", rest.trim_start_matches('/'));
         }
@@ -73,7 +73,7 @@ impl Naming<'_> {
 impl NickelContext {
     /// A fresh context with the stdlib, the catalog and `extra` in-memory
     /// sources (e.g. the evaluated collective) loaded.
-    pub fn new(extra: &[(&str, &str, InputFormat)]) -> Self {
+    pub(crate) fn new(extra: &[(&str, &str, InputFormat)]) -> Self {
         let mut cache = CacheHub::new();
         cache
             .sources
@@ -91,7 +91,7 @@ impl NickelContext {
 
     /// Adds an in-memory source under the virtual root, importable as
     /// `import "<path>"`.
-    pub fn add_source(&mut self, path: &str, text: &str, format: InputFormat) {
+    pub(crate) fn add_source(&mut self, path: &str, text: &str, format: InputFormat) {
         self.vm.import_resolver.sources.add_string(
             SourcePath::Path(PathBuf::from(format!("{VIRTUAL_ROOT}/{path}")), format),
             text.to_string(),
@@ -111,7 +111,7 @@ impl NickelContext {
     /// virtual root) that imports the user file `user_path`. `map_field` names
     /// the field of the result whose positions form the source map (empty for
     /// the whole value).
-    pub fn eval(
+    pub(crate) fn eval(
         &mut self,
         naming: &Naming<'_>,
         user_path: &Path,

@@ -22,9 +22,9 @@ use jardin_core::diag::Diagnostic;
 
 /// An authoritative server, read by AXFR.
 pub struct Server {
-    pub addr: String,
-    pub key: Option<TsigKey>,
-    pub timeout: Duration,
+    pub(crate) addr: String,
+    pub(crate) key: Option<TsigKey>,
+    pub(crate) timeout: Duration,
 }
 
 impl Server {

@@ -17,10 +17,10 @@ use jardin_core::code;
 use jardin_core::diag::Diagnostic;
 use jardin_core::kube::{group_of, version_of, SELECTOR};
 
-pub struct KubeSource {
-    pub context: String,
+pub(crate) struct KubeSource {
+    pub(crate) context: String,
     /// `$KUBECONFIG` when set (first file), else kube's default lookup.
-    pub kubeconfig: Option<PathBuf>,
+    pub(crate) kubeconfig: Option<PathBuf>,
 }
 
 fn error(context: &str, message: String) -> Diagnostic {

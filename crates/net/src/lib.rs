@@ -5,7 +5,7 @@
 //! is handed to jardin-compiler through its live-state traits.
 
 pub mod axfr;
-pub mod kube;
+pub(crate) mod kube;
 pub mod tsig;
 pub mod update;
 

@@ -15,8 +15,8 @@ use jardin_core::model::{SecretSource, TsigKeyRef};
 /// A TSIG key with its secret. Prints as `TsigKey(name, algorithm, ***)`.
 #[derive(Clone)]
 pub struct TsigKey {
-    pub name: String,
-    pub algorithm: String,
+    pub(crate) name: String,
+    pub(crate) algorithm: String,
     secret: Vec<u8>,
 }
 
@@ -35,7 +35,7 @@ impl fmt::Display for TsigKey {
 impl TsigKey {
     /// A key from its parts; `secret_b64` is the base64 text Knot and BIND
     /// print (`keymgr -t`, `tsig-keygen`).
-    pub fn new(name: &str, algorithm: &str, secret_b64: &str) -> Result<Self, Diagnostic> {
+    pub(crate) fn new(name: &str, algorithm: &str, secret_b64: &str) -> Result<Self, Diagnostic> {
         let secret = base64_decode(secret_b64.trim()).ok_or_else(|| {
             Diagnostic::error(
                 code::TSIG_KEY_UNUSABLE,
@@ -98,7 +98,7 @@ impl TsigKey {
         TsigKey::new(&key.name, &key.algorithm, &text)
     }
 
-    pub fn signer(&self) -> Result<TSigner, Diagnostic> {
+    pub(crate) fn signer(&self) -> Result<TSigner, Diagnostic> {
         let alg = algorithm_of(&self.algorithm)
             .ok_or_else(|| unsupported(&self.name, &self.algorithm))?;
         let name = Name::from_ascii(&self.name).map_err(|e| {

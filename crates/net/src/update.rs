@@ -50,7 +50,7 @@ fn record(r: &SavedRr, ttl: u32, class: DNSClass) -> Result<Record, Diagnostic> 
 }
 
 /// The UPDATE message of a zone plan (unsigned).
-pub fn update_message(zone: &SavedZone) -> Result<Message, Diagnostic> {
+pub(crate) fn update_message(zone: &SavedZone) -> Result<Message, Diagnostic> {
     let origin = zone_name(&zone.zone)?;
     let mut msg = Message::query();
     msg.metadata.op_code = OpCode::Update;

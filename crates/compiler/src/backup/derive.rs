@@ -26,12 +26,12 @@ use jardin_core::model::{BackupTarget, Collective, Retention};
 
 /// Namespace where the collective keeps the backup credentials and keys;
 /// jardin replicates them from there into the namespaces that need them.
-pub const BACKUP_NAMESPACE: &str = "jardin-backup";
+pub(crate) const BACKUP_NAMESPACE: &str = "jardin-backup";
 const REPLICATE_FROM: &str = "replicator.v1.mittwald.de/replicate-from";
 const REPLICATION_ALLOWED: &str = "replicator.v1.mittwald.de/replication-allowed";
 const REPLICATION_NAMESPACES: &str = "replicator.v1.mittwald.de/replication-allowed-namespaces";
 /// k8up skips a PVC annotated with this set to "false".
-pub const K8UP_BACKUP_ANNOTATION: &str = "k8up.io/backup";
+pub(crate) const K8UP_BACKUP_ANNOTATION: &str = "k8up.io/backup";
 const RCLONE_IMAGE: &str = "docker.io/rclone/rclone:1.69";
 const BUSYBOX_IMAGE: &str = "docker.io/library/busybox:1.37";
 /// Secret names in an app namespace.
@@ -40,25 +40,25 @@ const REPO_SECRET: &str = "backup-repo";
 
 /// How long a piece is kept.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Kept {
+pub(crate) enum Kept {
     Generations(Retention),
     Window { days: u32 },
 }
 
 /// What a covered piece gets, as the report shows it.
 #[derive(Clone, Debug)]
-pub struct Detail {
+pub(crate) struct Detail {
     /// Five-field cron (UTC).
-    pub schedule: String,
-    pub verify: Option<String>,
-    pub kept: Kept,
-    pub target: String,
-    pub location: String,
+    pub(crate) schedule: String,
+    pub(crate) verify: Option<String>,
+    pub(crate) kept: Kept,
+    pub(crate) target: String,
+    pub(crate) location: String,
     /// `s3://bucket/path` of the repository or barman destination.
-    pub destination: String,
-    pub endpoint: String,
+    pub(crate) destination: String,
+    pub(crate) endpoint: String,
     /// Output paths of the objects that implement it.
-    pub objects: Vec<String>,
+    pub(crate) objects: Vec<String>,
 }
 
 fn join_path(parts: &[&str]) -> String {
@@ -79,14 +79,14 @@ fn obj_path(cluster: &str, namespace: &str, kind: &str, name: &str) -> String {
 
 /// The backup of one shared CloudNativePG cluster.
 #[derive(Clone, Debug)]
-pub struct PgBackup {
-    pub schedule: String,
-    pub pitr_days: u32,
-    pub target: String,
+pub(crate) struct PgBackup {
+    pub(crate) schedule: String,
+    pub(crate) pitr_days: u32,
+    pub(crate) target: String,
 }
 
 /// (cluster, namespace, name) of a CloudNativePG cluster → its backup.
-pub fn pg_backups(
+pub(crate) fn pg_backups(
     collective: &Collective,
     cov: &Coverage,
 ) -> BTreeMap<(String, String, String), PgBackup> {
@@ -115,7 +115,7 @@ pub fn pg_backups(
 
 /// What a covered piece gets; `None` when it is not covered or its target
 /// is unknown (J0107 reports it).
-pub fn detail(
+pub(crate) fn detail(
     collective: &Collective,
     pg: &BTreeMap<(String, String, String), PgBackup>,
     p: &Piece,
@@ -299,28 +299,29 @@ fn labels(tenant: Option<&str>, namespace: Option<&str>) -> Map<String, Value> {
     m
 }
 
-/// Every backup object, from the coverage. Cluster-wide objects carry no
-/// tenant; the partial `Cluster` objects are merged into jardin's own by
-/// [`merge`].
-pub fn objects(collective: &Collective, cov: &Coverage) -> Vec<DesiredObject> {
-    derive(collective, cov, Scope::All)
+/// Every backup object, from the coverage: the tenants' and the shared
+/// ones (the pipeline emits them apart, tests look at them together).
+#[cfg(test)]
+pub(crate) fn objects(collective: &Collective, cov: &Coverage) -> Vec<DesiredObject> {
+    let mut out = tenant_objects(collective, cov);
+    merge(&mut out, shared_objects(collective, cov), cov);
+    out
 }
 
 /// The backup objects of the tenants in `cov`, in their app namespaces:
 /// enough to emit one tenant at a time, from that tenant's coverage.
-pub fn tenant_objects(collective: &Collective, cov: &Coverage) -> Vec<DesiredObject> {
+pub(crate) fn tenant_objects(collective: &Collective, cov: &Coverage) -> Vec<DesiredObject> {
     derive(collective, cov, Scope::Tenants)
 }
 
 /// The cluster-wide backup objects (repository keys, database backups),
 /// which depend on every tenant's coverage.
-pub fn shared_objects(collective: &Collective, cov: &Coverage) -> Vec<DesiredObject> {
+pub(crate) fn shared_objects(collective: &Collective, cov: &Coverage) -> Vec<DesiredObject> {
     derive(collective, cov, Scope::Shared)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Scope {
-    All,
     Tenants,
     Shared,
 }
@@ -477,7 +478,7 @@ fn derive(collective: &Collective, cov: &Coverage, scope: Scope) -> Vec<DesiredO
 /// merged into the one jardin already emits (same cluster, namespace and
 /// name); a volume opted out of backups gets `k8up.io/backup: "false"` on
 /// its PVC, so that k8up skips it.
-pub fn merge(objects: &mut Vec<DesiredObject>, backup: Vec<DesiredObject>, cov: &Coverage) {
+pub(crate) fn merge(objects: &mut Vec<DesiredObject>, backup: Vec<DesiredObject>, cov: &Coverage) {
     let mut index: BTreeMap<(String, String, String, String), usize> = objects
         .iter()
         .enumerate()
@@ -643,7 +644,6 @@ mod tests {
         let mut cov = every_kind(&c);
         cov.pieces[2].status = Status::OptedOut {
             reason: "rebuilt at start".into(),
-            whole_app: false,
         };
         let shared = json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
             "metadata": {"name": "pg", "namespace": "databases"}, "spec": {"managed": {"roles": []}}});

@@ -14,9 +14,9 @@
 //! - `rules`: the diagnostics J0501–J0507.
 //! - `report`: `backup/coverage.json` and the `jardin backup coverage` table.
 
-pub mod derive;
+pub(crate) mod derive;
 pub mod report;
-pub mod schedule;
+pub(crate) mod schedule;
 
 use std::collections::BTreeMap;
 
@@ -30,7 +30,7 @@ use jardin_core::model::{
 /// Where a field of an effective policy was set: the diagnostics point there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Layer {
+pub(crate) enum Layer {
     Collective,
     Plan,
     Tenant,
@@ -40,31 +40,31 @@ pub enum Layer {
 /// A resolved policy and, per field (`target`, `retention.daily`, …), the
 /// layer that set it.
 #[derive(Clone, Debug)]
-pub struct Effective {
-    pub policy: BackupPolicy,
-    pub origin: BTreeMap<&'static str, Layer>,
+pub(crate) struct Effective {
+    pub(crate) policy: BackupPolicy,
+    pub(crate) origin: BTreeMap<&'static str, Layer>,
 }
 
 impl Effective {
-    pub fn layer(&self, field: &'static str) -> Layer {
+    pub(crate) fn layer(&self, field: &'static str) -> Layer {
         self.origin.get(field).copied().unwrap_or(Layer::Collective)
     }
 }
 
 /// An app's `backup` field, parsed.
 #[derive(Clone, Debug, Default)]
-pub struct AppBackup {
-    pub disabled: Option<String>,
-    pub over: PolicyOverride,
+pub(crate) struct AppBackup {
+    pub(crate) disabled: Option<String>,
+    pub(crate) over: PolicyOverride,
     /// State name → the reason it is not backed up.
-    pub exclude: BTreeMap<String, String>,
+    pub(crate) exclude: BTreeMap<String, String>,
     /// Fields jardin does not know (a typo): reported by J0506.
-    pub unknown: Vec<String>,
+    pub(crate) unknown: Vec<String>,
     /// The override did not match the expected shape: reported by J0506.
-    pub invalid: Option<String>,
+    pub(crate) invalid: Option<String>,
 }
 
-pub const APP_BACKUP_FIELDS: [&str; 8] = [
+pub(crate) const APP_BACKUP_FIELDS: [&str; 8] = [
     "target",
     "schedule",
     "retention",
@@ -76,7 +76,7 @@ pub const APP_BACKUP_FIELDS: [&str; 8] = [
 ];
 
 impl AppBackup {
-    pub fn parse(v: &serde_json::Value) -> AppBackup {
+    pub(crate) fn parse(v: &serde_json::Value) -> AppBackup {
         let mut out = AppBackup::default();
         let Some(obj) = v.as_object() else {
             return out; // "inherit"
@@ -111,7 +111,7 @@ impl AppBackup {
 /// The kind of a piece of state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Kind {
+pub(crate) enum Kind {
     Database,
     Bucket,
     Volume,
@@ -129,7 +129,7 @@ impl From<StateKind> for Kind {
 }
 
 impl Kind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::Database => "database",
             Kind::Bucket => "bucket",
@@ -142,7 +142,7 @@ impl Kind {
 /// How a covered piece is backed up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Method {
+pub(crate) enum Method {
     /// CloudNativePG base backups and WAL archiving (barman cloud).
     CnpgBarman,
     /// k8up (restic) backs up the namespace's PersistentVolumeClaims.
@@ -154,7 +154,7 @@ pub enum Method {
 }
 
 impl Method {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Method::CnpgBarman => "cnpg-barman",
             Method::K8upVolume => "k8up-volume",
@@ -164,7 +164,7 @@ impl Method {
     }
 
     /// The cluster capability the mechanism needs.
-    pub fn capability(self) -> &'static str {
+    pub(crate) fn capability(self) -> &'static str {
         match self {
             Method::CnpgBarman => "cnpg",
             _ => "k8up",
@@ -174,7 +174,7 @@ impl Method {
 
 /// Why a piece is not covered.
 #[derive(Clone, Debug)]
-pub enum Gap {
+pub(crate) enum Gap {
     /// No policy at any layer.
     NoPolicy,
     /// The mechanism's operator is not installed on the cluster.
@@ -184,36 +184,36 @@ pub enum Gap {
 }
 
 #[derive(Clone, Debug)]
-pub enum Status {
+pub(crate) enum Status {
     Covered(Box<Effective>),
-    OptedOut { reason: String, whole_app: bool },
+    OptedOut { reason: String },
     Uncovered(Gap),
 }
 
 /// One piece of state of one app instance.
 #[derive(Clone, Debug)]
-pub struct Piece {
-    pub tenant: String,
+pub(crate) struct Piece {
+    pub(crate) tenant: String,
     /// The key of the app in the tenant's `apps`.
-    pub instance: String,
-    pub app: String,
-    pub cluster: String,
-    pub namespace: String,
-    pub name: String,
-    pub kind: Kind,
-    pub criticality: String,
-    pub method: Method,
+    pub(crate) instance: String,
+    pub(crate) app: String,
+    pub(crate) cluster: String,
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) kind: Kind,
+    pub(crate) criticality: String,
+    pub(crate) method: Method,
     /// For databases: (namespace, name) of the CloudNativePG cluster.
-    pub pg: Option<(String, String)>,
-    pub status: Status,
+    pub(crate) pg: Option<(String, String)>,
+    pub(crate) status: Status,
 }
 
 impl Piece {
-    pub fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         format!("{}/{}/{}", self.tenant, self.instance, self.name)
     }
 
-    pub fn effective(&self) -> Option<&Effective> {
+    pub(crate) fn effective(&self) -> Option<&Effective> {
         match &self.status {
             Status::Covered(e) => Some(e),
             _ => None,
@@ -224,10 +224,10 @@ impl Piece {
 /// Everything the backup phase knows: every piece of state, in a stable
 /// order (tenant, app, kind, name), and each app's parsed `backup` field.
 #[derive(Clone, Debug, Default)]
-pub struct Coverage {
-    pub pieces: Vec<Piece>,
+pub(crate) struct Coverage {
+    pub(crate) pieces: Vec<Piece>,
     /// (tenant, instance) → parsed `backup` field.
-    pub apps: BTreeMap<(String, String), AppBackup>,
+    pub(crate) apps: BTreeMap<(String, String), AppBackup>,
 }
 
 fn set<T: Clone>(
@@ -316,7 +316,7 @@ fn apply(e: &mut Effective, o: &PolicyOverride, layer: Layer) {
 
 /// The effective policy of one app: collective default, raised by the plan,
 /// then the tenant's and the app's overrides. `None` without a default.
-pub fn effective(
+pub(crate) fn effective(
     collective: &Collective,
     plan: Option<&str>,
     tenant: &PolicyOverride,
@@ -366,7 +366,7 @@ pub fn effective(
 }
 
 /// The plan a tenant is on (its own, else the collective's default).
-pub fn plan_of<'a>(collective: &'a Collective, unit: &'a TenantUnit) -> &'a str {
+pub(crate) fn plan_of<'a>(collective: &'a Collective, unit: &'a TenantUnit) -> &'a str {
     unit.compiled
         .tenant
         .plan
@@ -375,7 +375,11 @@ pub fn plan_of<'a>(collective: &'a Collective, unit: &'a TenantUnit) -> &'a str 
 }
 
 /// Binds every piece of state of every tenant to its policy.
-pub fn resolve(collective: &Collective, catalog: &Catalog, tenants: &[TenantUnit]) -> Coverage {
+pub(crate) fn resolve(
+    collective: &Collective,
+    catalog: &Catalog,
+    tenants: &[TenantUnit],
+) -> Coverage {
     let mut cov = Coverage::default();
     for unit in tenants {
         let t = &unit.compiled.tenant;
@@ -431,12 +435,10 @@ pub fn resolve(collective: &Collective, catalog: &Catalog, tenants: &[TenantUnit
                 let status = if let Some(reason) = &parsed.disabled {
                     Status::OptedOut {
                         reason: reason.clone(),
-                        whole_app: true,
                     }
                 } else if let Some(reason) = parsed.exclude.get(&name) {
                     Status::OptedOut {
                         reason: reason.clone(),
-                        whole_app: false,
                     }
                 } else if let Some(e) = &eff {
                     if kind == Kind::Database && pg.is_none() {
@@ -474,7 +476,7 @@ pub fn resolve(collective: &Collective, catalog: &Catalog, tenants: &[TenantUnit
 }
 
 /// A retention, for reports.
-pub fn retention_text(r: &Retention) -> String {
+pub(crate) fn retention_text(r: &Retention) -> String {
     format!("{}d/{}w/{}m", r.daily, r.weekly, r.monthly)
 }
 

@@ -8,64 +8,64 @@ use super::derive::{self, Kept};
 use super::{Coverage, Status};
 use jardin_core::model::{Collective, Retention};
 
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 pub const PATH: &str = "backup/coverage.json";
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 pub struct Report {
-    pub format_version: u32,
+    pub(crate) format_version: u32,
     pub summary: Summary,
     /// One entry per piece of state, sorted by `id`.
-    pub state: Vec<Entry>,
+    pub(crate) state: Vec<Entry>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 pub struct Summary {
-    pub total: usize,
-    pub covered: usize,
-    pub opted_out: usize,
+    pub(crate) total: usize,
+    pub(crate) covered: usize,
+    pub(crate) opted_out: usize,
     pub uncovered: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// `<tenant>/<app>/<state>`: stable across builds, the key of a diff.
-    pub id: String,
-    pub tenant: String,
-    pub app: String,
-    pub catalog_app: String,
-    pub cluster: String,
-    pub namespace: String,
-    pub state: String,
-    pub kind: String,
-    pub criticality: String,
+    pub(crate) id: String,
+    pub(crate) tenant: String,
+    pub(crate) app: String,
+    pub(crate) catalog_app: String,
+    pub(crate) cluster: String,
+    pub(crate) namespace: String,
+    pub(crate) state: String,
+    pub(crate) kind: String,
+    pub(crate) criticality: String,
     /// `covered`, `opted-out` or `uncovered`.
-    pub status: String,
+    pub(crate) status: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub backup: Option<Backup>,
+    pub(crate) backup: Option<Backup>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-pub struct Backup {
-    pub method: String,
+pub(crate) struct Backup {
+    pub(crate) method: String,
     /// Five-field cron, UTC.
-    pub schedule: String,
+    pub(crate) schedule: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub verify: Option<String>,
+    pub(crate) verify: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub retention: Option<Retention>,
+    pub(crate) retention: Option<Retention>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub pitr_days: Option<u32>,
-    pub target: String,
-    pub location: String,
-    pub destination: String,
+    pub(crate) pitr_days: Option<u32>,
+    pub(crate) target: String,
+    pub(crate) location: String,
+    pub(crate) destination: String,
     /// Output paths of the objects that do it.
-    pub objects: Vec<String>,
+    pub(crate) objects: Vec<String>,
 }
 
-pub fn build(collective: &Collective, cov: &Coverage) -> Report {
+pub(crate) fn build(collective: &Collective, cov: &Coverage) -> Report {
     let pg = derive::pg_backups(collective, cov);
     let mut state: Vec<Entry> = cov
         .pieces
@@ -123,7 +123,7 @@ pub fn build(collective: &Collective, cov: &Coverage) -> Report {
     }
 }
 
-pub fn to_json(r: &Report) -> Vec<u8> {
+pub(crate) fn to_json(r: &Report) -> Vec<u8> {
     let mut v = serde_json::to_vec_pretty(r).unwrap_or_default();
     v.push(b'\n');
     v

@@ -10,7 +10,7 @@ use jardin_core::model::BackupWindow;
 
 /// FNV-1a, 64 bits: stable across platforms and Rust versions (unlike
 /// `std::hash`), which the output's determinism depends on.
-pub fn stable_hash(key: &str) -> u64 {
+pub(crate) fn stable_hash(key: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in key.as_bytes() {
         h ^= u64::from(*b);
@@ -31,7 +31,7 @@ fn time_in_window(key: &str, window: &BackupWindow) -> (u64, u64) {
 
 /// The five-field cron expression for a policy schedule: `nightly` and
 /// `weekly` are spread with `key`; anything else is the user's own cron.
-pub fn resolve(schedule: &str, key: &str, window: &BackupWindow) -> String {
+pub(crate) fn resolve(schedule: &str, key: &str, window: &BackupWindow) -> String {
     match schedule {
         "nightly" => {
             let (m, h) = time_in_window(key, window);
@@ -47,7 +47,7 @@ pub fn resolve(schedule: &str, key: &str, window: &BackupWindow) -> String {
 }
 
 /// CloudNativePG's `ScheduledBackup` reads six fields, seconds first.
-pub fn with_seconds(cron5: &str) -> String {
+pub(crate) fn with_seconds(cron5: &str) -> String {
     format!("0 {cron5}")
 }
 
@@ -55,7 +55,7 @@ pub fn with_seconds(cron5: &str) -> String {
 /// Fields: minute, hour, day of month, month, day of week; each a comma
 /// list of `*`, `N` or `N-M`, each optionally `/STEP`; names for months and
 /// weekdays (`jan`, `mon`).
-pub fn cron_error(expr: &str) -> Option<String> {
+pub(crate) fn cron_error(expr: &str) -> Option<String> {
     const FIELDS: [(&str, u32, u32); 5] = [
         ("minute", 0, 59),
         ("hour", 0, 23),

@@ -21,7 +21,7 @@ impl Rule for CapacityExceeded {
 
 /// Requests per cluster, summed over its tenants: only the clusters whose
 /// every request can be read (the quota rule reports the others).
-pub fn per_cluster<'a>(ctx: &Context<'a>) -> BTreeMap<&'a str, Usage> {
+pub(crate) fn per_cluster<'a>(ctx: &Context<'a>) -> BTreeMap<&'a str, Usage> {
     let mut m: BTreeMap<&str, Option<Usage>> = BTreeMap::new();
     for unit in ctx.tenants {
         let sum = m

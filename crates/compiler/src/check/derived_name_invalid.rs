@@ -17,7 +17,7 @@ impl Rule for DerivedNameInvalid {
     }
 }
 
-pub fn is_dns_label(s: &str) -> bool {
+pub(crate) fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
         && s.bytes()

@@ -18,7 +18,7 @@ impl Rule for HostOutsideZone {
 }
 
 /// True when `host` is `zone` or below it.
-pub fn in_zone(host: &str, zone: &str) -> bool {
+pub(crate) fn in_zone(host: &str, zone: &str) -> bool {
     host == zone
         || host
             .strip_suffix(zone)

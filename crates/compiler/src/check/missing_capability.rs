@@ -19,7 +19,7 @@ impl Rule for MissingCapability {
 }
 
 /// The capabilities an app instance needs, with why.
-pub fn needs(app: &CompiledApp, catalog: &CatalogApp) -> Vec<(&'static str, &'static str)> {
+pub(crate) fn needs(app: &CompiledApp, catalog: &CatalogApp) -> Vec<(&'static str, &'static str)> {
     let mut n = vec![("cert-manager", "TLS certificates for its ingress")];
     if app.bindings.postgres.is_some() {
         n.push(("cnpg", "its Postgres database"));

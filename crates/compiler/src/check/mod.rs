@@ -31,19 +31,19 @@ use jardin_core::source::{SourceMap, Span};
 use crate::backup::Coverage;
 use crate::dns::derive::Derived;
 
-pub use usage::Usage;
+pub(crate) use usage::Usage;
 
 /// What every rule sees.
 pub struct Context<'a> {
-    pub collective: &'a Collective,
-    pub collective_map: &'a SourceMap,
-    pub catalog: &'a Catalog,
-    pub tenants: &'a [TenantUnit],
+    pub(crate) collective: &'a Collective,
+    pub(crate) collective_map: &'a SourceMap,
+    pub(crate) catalog: &'a Catalog,
+    pub(crate) tenants: &'a [TenantUnit],
     /// Every piece of tenant state and how it is backed up.
-    pub coverage: &'a Coverage,
+    pub(crate) coverage: &'a Coverage,
     /// The derived zones: absent when a tenant did not compile, since the
     /// DNS rules would then judge zones with some records missing.
-    pub zones: Option<&'a Derived>,
+    pub(crate) zones: Option<&'a Derived>,
 }
 
 /// Where a diagnostic about an app's `field` points: the field when the
@@ -99,7 +99,7 @@ pub static RULES: &[&dyn Rule] = &[
 ];
 
 /// Runs every rule. The result is sorted (file, position, code).
-pub fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
+pub(crate) fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for stage in [Stage::Model, Stage::Zones] {
         if out

@@ -16,10 +16,10 @@ use jardin_core::quantity::{parse_json_bytes, parse_json_cpu, QuantityError};
 /// number of such products this side of 2^64 of them (the additions
 /// saturate rather than wrap, which no config reaches).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub cpu_millis: u128,
-    pub memory_bytes: u128,
-    pub storage_bytes: u128,
+pub(crate) struct Usage {
+    pub(crate) cpu_millis: u128,
+    pub(crate) memory_bytes: u128,
+    pub(crate) storage_bytes: u128,
 }
 
 impl AddAssign for Usage {
@@ -32,14 +32,14 @@ impl AddAssign for Usage {
 
 /// A quantity in an app's rendered objects that jardin cannot count.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Unreadable {
+pub(crate) struct Unreadable {
     /// "CPU", "memory" or "storage".
-    pub resource: &'static str,
+    pub(crate) resource: &'static str,
     /// The value as JSON (`"1.2.3"`, `-1`).
-    pub value: String,
+    pub(crate) value: String,
     /// Where: `Deployment "web", container "app", resources.requests.cpu`.
-    pub place: String,
-    pub error: QuantityError,
+    pub(crate) place: String,
+    pub(crate) error: QuantityError,
 }
 
 fn containers(pod_spec: &Value) -> impl Iterator<Item = &Value> {
@@ -52,7 +52,7 @@ impl Usage {
     /// What `app` asks, or every quantity of its objects that jardin
     /// cannot read. Limits are read too, so that a malformed one is an
     /// error here rather than at apply time.
-    pub fn of_app(app: &CompiledApp) -> Result<Usage, Vec<Unreadable>> {
+    pub(crate) fn of_app(app: &CompiledApp) -> Result<Usage, Vec<Unreadable>> {
         let mut u = Usage::default();
         let mut bad = Vec::new();
         for o in &app.objects {

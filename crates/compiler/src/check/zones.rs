@@ -13,9 +13,9 @@ use crate::check::{Context, Rule, Stage};
 use jardin_core::code;
 
 /// Shortest TTL jardin accepts: below a minute resolvers hammer the server.
-pub const TTL_MIN: u32 = 60;
+pub(crate) const TTL_MIN: u32 = 60;
 /// Longest TTL jardin accepts: a week (longer makes mistakes stick).
-pub const TTL_MAX: u32 = 604_800;
+pub(crate) const TTL_MAX: u32 = 604_800;
 
 /// Where an owner of records was declared.
 fn span(ctx: &Context<'_>, origin: &Origin) -> Option<Span> {

@@ -13,27 +13,27 @@ use jardin_core::model::{Collective, Zone};
 
 /// The marker label: `_jardin-owner.<name>` holds a TXT that lists which
 /// types jardin owns at `<name>` (see `plan`).
-pub const MARKER_LABEL: &str = "_jardin-owner";
+pub(crate) const MARKER_LABEL: &str = "_jardin-owner";
 
 /// Catalog apps that serve Matrix and need delegation.
 const MATRIX_APPS: &[&str] = &["synapse", "matrix-synapse", "dendrite", "conduit"];
 
 /// A record whose data could not be parsed: reported by `rules` (J0406).
 #[derive(Clone, Debug)]
-pub struct Rejected {
-    pub zone: String,
-    pub name: String,
-    pub rtype: String,
-    pub value: String,
-    pub reason: String,
-    pub origin: Origin,
+pub(crate) struct Rejected {
+    pub(crate) zone: String,
+    pub(crate) name: String,
+    pub(crate) rtype: String,
+    pub(crate) value: String,
+    pub(crate) reason: String,
+    pub(crate) origin: Origin,
 }
 
 /// Everything derivation gives.
 #[derive(Clone, Debug, Default)]
 pub struct Derived {
     pub zones: Vec<ZoneData>,
-    pub rejected: Vec<Rejected>,
+    pub(crate) rejected: Vec<Rejected>,
 }
 
 /// Derives every zone. Deterministic: zones by apex, records sorted.
@@ -367,7 +367,7 @@ fn mail_records(
 /// `_jardin-owner.<name>` whose strings are `jardin-owner` then one
 /// `TYPE=owner` per RRset jardin writes at that name. SOA and apex NS are
 /// the server's and are never marked.
-pub fn add_markers(z: &mut ZoneData) {
+pub(crate) fn add_markers(z: &mut ZoneData) {
     let markers = markers_for(z.records.iter(), &z.apex, z.settings.ttl, &[]);
     z.records.extend(markers);
     z.records
@@ -375,7 +375,7 @@ pub fn add_markers(z: &mut ZoneData) {
 }
 
 /// The marker records for `records`, leaving out the RRsets in `except`.
-pub fn markers_for<'a>(
+pub(crate) fn markers_for<'a>(
     records: impl Iterator<Item = &'a OwnedRr>,
     apex: &str,
     ttl: u32,
@@ -426,16 +426,16 @@ pub fn markers_for<'a>(
 }
 
 /// The marker's name for an owned name.
-pub fn marker_name(name: &str) -> String {
+pub(crate) fn marker_name(name: &str) -> String {
     format!("{MARKER_LABEL}.{name}")
 }
 
-pub fn is_marker(name: &str) -> bool {
+pub(crate) fn is_marker(name: &str) -> bool {
     name.starts_with(&format!("{MARKER_LABEL}."))
 }
 
 /// SOA and the apex NS belong to the server: never planned, never marked.
-pub fn managed_type(rr: &Rr, apex: &str) -> bool {
+pub(crate) fn managed_type(rr: &Rr, apex: &str) -> bool {
     !(rr.rtype == "SOA" || (rr.rtype == "NS" && rr.name == apex))
 }
 

@@ -26,7 +26,7 @@ use serde::Serialize;
 /// conflicts; stored in the ownership markers on the server.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Owner {
+pub(crate) enum Owner {
     /// A web record for an app's host.
     App { tenant: String, app: String },
     /// Mail authentication for a tenant's sending domain.
@@ -50,28 +50,28 @@ impl std::fmt::Display for Owner {
 /// format as jardin writes it (so that desired and live compare as text).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Rr {
-    pub name: String,
+    pub(crate) name: String,
     #[serde(rename = "type")]
-    pub rtype: String,
-    pub ttl: u32,
-    pub data: String,
+    pub(crate) rtype: String,
+    pub(crate) ttl: u32,
+    pub(crate) data: String,
 }
 
 /// A desired record and who wants it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct OwnedRr {
+pub(crate) struct OwnedRr {
     #[serde(flatten)]
-    pub rr: Rr,
-    pub owner: Owner,
+    pub(crate) rr: Rr,
+    pub(crate) owner: Owner,
     /// Value path in the config that caused it (for diagnostics), e.g.
     /// `apps.pad.host` in a tenant or `zones.x.org.records.0`.
     #[serde(skip)]
-    pub origin: Origin,
+    pub(crate) origin: Origin,
 }
 
 /// Where a record came from in the user's files.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// A tenant file (by tenant id) and a value path in it.
     Tenant(String, String),
     /// The collective's jardin.ncl and a value path in it.
@@ -81,15 +81,15 @@ pub enum Origin {
 }
 
 /// The key of an RRset.
-pub type RrKey = (String, String);
+pub(crate) type RrKey = (String, String);
 
 /// A zone: its apex, settings and every desired record.
 #[derive(Clone, Debug)]
 pub struct ZoneData {
     /// Apex with a trailing dot, lower case.
-    pub apex: String,
+    pub(crate) apex: String,
     pub settings: jardin_core::model::Zone,
-    pub records: Vec<OwnedRr>,
+    pub(crate) records: Vec<OwnedRr>,
 }
 
 impl ZoneData {
@@ -99,7 +99,7 @@ impl ZoneData {
     }
 
     /// Records grouped into RRsets, in a stable order.
-    pub fn rrsets(&self) -> BTreeMap<RrKey, Vec<&OwnedRr>> {
+    pub(crate) fn rrsets(&self) -> BTreeMap<RrKey, Vec<&OwnedRr>> {
         let mut sets: BTreeMap<RrKey, Vec<&OwnedRr>> = BTreeMap::new();
         for r in &self.records {
             sets.entry((r.rr.name.clone(), r.rr.rtype.clone()))
@@ -122,7 +122,7 @@ pub fn fqdn(name: &str) -> String {
 
 /// Parses record data as written in a master file and gives it back in
 /// jardin's canonical presentation. Names in the data must be absolute.
-pub fn canonical_data(rtype: &str, data: &str) -> Result<String, String> {
+pub(crate) fn canonical_data(rtype: &str, data: &str) -> Result<String, String> {
     let t: RecordType = rtype
         .to_ascii_uppercase()
         .parse()
@@ -143,7 +143,7 @@ pub fn canonical_data(rtype: &str, data: &str) -> Result<String, String> {
 
 /// Presentation format of record data: hickory's `Display`, except TXT,
 /// whose `Display` drops the quotes and the string boundaries.
-pub fn present(rdata: &RData) -> String {
+pub(crate) fn present(rdata: &RData) -> String {
     match rdata {
         RData::TXT(txt) => txt
             .txt_data
@@ -156,7 +156,7 @@ pub fn present(rdata: &RData) -> String {
 }
 
 /// A character-string in double quotes, with `"` and `\` escaped.
-pub fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -170,7 +170,7 @@ pub fn quote(s: &str) -> String {
 }
 
 /// Splits a long TXT value into 255-byte strings, as RFC 1035 requires.
-pub fn txt_strings(value: &str) -> String {
+pub(crate) fn txt_strings(value: &str) -> String {
     let bytes = value.as_bytes();
     if bytes.len() <= 255 {
         return quote(value);
@@ -189,7 +189,7 @@ pub fn txt_strings(value: &str) -> String {
 }
 
 /// The files of the derived zones: `dns/<zone>.zone` and `dns/<zone>.json`.
-pub fn files(derived: &derive::Derived) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn files(derived: &derive::Derived) -> Vec<(String, Vec<u8>)> {
     let mut files = Vec::new();
     for z in &derived.zones {
         files.push((

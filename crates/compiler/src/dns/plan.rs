@@ -29,7 +29,7 @@ pub struct LiveZone {
 }
 
 impl LiveZone {
-    pub fn soa(&self) -> Option<&Rr> {
+    pub(crate) fn soa(&self) -> Option<&Rr> {
         self.records
             .iter()
             .find(|r| r.rtype == "SOA" && r.name == self.apex)
@@ -37,49 +37,49 @@ impl LiveZone {
 }
 
 /// The same three actions as the Kubernetes plan.
-pub use crate::plan::Action;
+pub(crate) use crate::plan::Action;
 
 /// One RRset to change.
 #[derive(Clone, Debug, Serialize)]
-pub struct Change {
-    pub action: Action,
-    pub name: String,
+pub(crate) struct Change {
+    pub(crate) action: Action,
+    pub(crate) name: String,
     #[serde(rename = "type")]
-    pub rtype: String,
+    pub(crate) rtype: String,
     /// The owner jardin records for it (or had recorded, for a deletion).
-    pub owner: String,
-    pub before: Vec<Rr>,
-    pub after: Vec<Rr>,
+    pub(crate) owner: String,
+    pub(crate) before: Vec<Rr>,
+    pub(crate) after: Vec<Rr>,
 }
 
 /// An RRset that is not jardin's.
 #[derive(Clone, Debug, Serialize)]
-pub struct Foreign {
-    pub name: String,
+pub(crate) struct Foreign {
+    pub(crate) name: String,
     #[serde(rename = "type")]
-    pub rtype: String,
-    pub records: Vec<Rr>,
+    pub(crate) rtype: String,
+    pub(crate) records: Vec<Rr>,
     /// What jardin would have written here, when it wants this RRset.
-    pub conflict: Option<Vec<Rr>>,
+    pub(crate) conflict: Option<Vec<Rr>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ZonePlan {
-    pub zone: String,
+    pub(crate) zone: String,
     /// The SOA read with the live zone: apply requires it unchanged.
-    pub live_soa: Option<Rr>,
-    pub changes: Vec<Change>,
-    pub foreign: Vec<Foreign>,
+    pub(crate) live_soa: Option<Rr>,
+    pub(crate) changes: Vec<Change>,
+    pub(crate) foreign: Vec<Foreign>,
     /// RRsets deleted (ownership markers not counted).
-    pub deletes: usize,
+    pub(crate) deletes: usize,
     /// RRsets in the live zone (SOA and markers not counted).
-    pub live_rrsets: usize,
-    pub budget_count: u32,
-    pub budget_percent: u32,
+    pub(crate) live_rrsets: usize,
+    pub(crate) budget_count: u32,
+    pub(crate) budget_percent: u32,
     pub over_budget: bool,
     /// Hashes of the desired and live records the plan was computed from.
-    pub desired_hash: String,
-    pub live_hash: String,
+    pub(crate) desired_hash: String,
+    pub(crate) live_hash: String,
 }
 
 /// A hash of a set of records, independent of their order.
@@ -100,7 +100,7 @@ impl ZonePlan {
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
     }
-    pub fn count(&self, a: Action) -> usize {
+    pub(crate) fn count(&self, a: Action) -> usize {
         self.changes
             .iter()
             .filter(|c| c.action == a && !is_marker(&c.name))
@@ -123,7 +123,7 @@ fn group(records: &[Rr]) -> BTreeMap<RrKey, Vec<Rr>> {
 }
 
 /// The character-strings of a TXT's presentation.
-pub fn txt_parts(data: &str) -> Vec<String> {
+pub(crate) fn txt_parts(data: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut inside = false;
@@ -148,7 +148,7 @@ pub fn txt_parts(data: &str) -> Vec<String> {
 }
 
 /// Owned RRsets according to the live markers: (name, type) → owner.
-pub fn owned_by_markers(live: &BTreeMap<RrKey, Vec<Rr>>) -> BTreeMap<RrKey, String> {
+pub(crate) fn owned_by_markers(live: &BTreeMap<RrKey, Vec<Rr>>) -> BTreeMap<RrKey, String> {
     let mut out = BTreeMap::new();
     for ((name, rtype), recs) in live {
         if rtype != "TXT" || !is_marker(name) {
@@ -368,17 +368,8 @@ pub struct SavedChange {
     pub after: Vec<SavedRr>,
 }
 
-pub fn saved_rr(r: &Rr) -> SavedRr {
+pub(crate) fn saved_rr(r: &Rr) -> SavedRr {
     SavedRr {
-        name: r.name.clone(),
-        rtype: r.rtype.clone(),
-        ttl: r.ttl,
-        data: r.data.clone(),
-    }
-}
-
-pub fn from_saved(r: &SavedRr) -> Rr {
-    Rr {
         name: r.name.clone(),
         rtype: r.rtype.clone(),
         ttl: r.ttl,

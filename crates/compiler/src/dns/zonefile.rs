@@ -16,7 +16,7 @@ use super::{fqdn, present, Rr, ZoneData};
 /// compares serials as numbers may see it go down: jardin's zones are meant
 /// for an authoritative primary (which keeps its own serial on updates) or
 /// for review, not for serial-driven transfers of the written file.
-pub fn serial(zone: &ZoneData) -> u32 {
+pub(crate) fn serial(zone: &ZoneData) -> u32 {
     let mut h = blake3::Hasher::new();
     for r in zone.records.iter().filter(|r| r.rr.rtype != "SOA") {
         h.update(format!("{} {} {} {}\n", r.rr.name, r.rr.ttl, r.rr.rtype, r.rr.data).as_bytes());
@@ -37,7 +37,7 @@ fn soa_with_serial(data: &str, serial: u32) -> String {
 }
 
 /// Records of a zone with the SOA serial filled in, in written order.
-pub fn final_records(zone: &ZoneData) -> Vec<(Rr, String)> {
+pub(crate) fn final_records(zone: &ZoneData) -> Vec<(Rr, String)> {
     let serial = serial(zone);
     let mut out: Vec<(Rr, String)> = zone
         .records
@@ -64,7 +64,7 @@ pub fn final_records(zone: &ZoneData) -> Vec<(Rr, String)> {
 }
 
 /// Sort key of a name in DNS order: its labels from the right.
-pub fn canonical_order(name: &str) -> Vec<String> {
+pub(crate) fn canonical_order(name: &str) -> Vec<String> {
     name.trim_end_matches('.')
         .rsplit('.')
         .map(str::to_string)
@@ -83,7 +83,7 @@ fn relative(name: &str, apex: &str) -> String {
 }
 
 /// The master file of a zone.
-pub fn write_zone(zone: &ZoneData) -> String {
+pub(crate) fn write_zone(zone: &ZoneData) -> String {
     let records = final_records(zone);
     let width = records
         .iter()
@@ -111,7 +111,7 @@ pub fn write_zone(zone: &ZoneData) -> String {
 
 /// The JSON form of a zone: settings (no secrets: the TSIG key is a
 /// reference) and every record with its owner.
-pub fn write_json(zone: &ZoneData) -> String {
+pub(crate) fn write_json(zone: &ZoneData) -> String {
     let records: Vec<serde_json::Value> = final_records(zone)
         .into_iter()
         .map(|(r, owner)| json!({ "name": r.name, "type": r.rtype, "ttl": r.ttl, "data": r.data, "owner": owner }))
@@ -130,7 +130,7 @@ pub fn write_json(zone: &ZoneData) -> String {
 }
 
 /// Reads a master file (a snapshot) into canonical records.
-pub fn parse_zone(text: &str, apex: &str) -> Result<Vec<Rr>, String> {
+pub(crate) fn parse_zone(text: &str, apex: &str) -> Result<Vec<Rr>, String> {
     let origin = Name::from_ascii(fqdn(apex)).map_err(|e| format!("bad zone name {apex}: {e}"))?;
     let (_, sets) = Parser::new(text, None, Some(origin))
         .parse()

@@ -27,7 +27,7 @@ fn labels(tenant: &str, app: &CompiledApp) -> Map<String, Value> {
 }
 
 /// Merges `labels` into an object's metadata (the object's own win).
-pub fn add_labels(object: &mut Value, labels: &Map<String, Value>) {
+pub(crate) fn add_labels(object: &mut Value, labels: &Map<String, Value>) {
     let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
         return;
     };
@@ -118,7 +118,7 @@ fn network_policies(app: &CompiledApp, pg_namespace: Option<&str>) -> Vec<Value>
 }
 
 /// Postgres name rules: identifiers without '-'.
-pub fn pg_identifier(namespace: &str) -> String {
+pub(crate) fn pg_identifier(namespace: &str) -> String {
     namespace.replace('-', "_")
 }
 
@@ -303,7 +303,7 @@ fn read_by_rules(object: &Value) -> Value {
 /// The catalog's rendered objects are moved out of `compiled`, except the
 /// kinds the rules read ([`READ_BY_RULES`]), whose fields the rules read
 /// are copied: the rules run after every tenant is emitted.
-pub fn tenant_objects(
+pub(crate) fn tenant_objects(
     collective: &Collective,
     catalog: &Catalog,
     compiled: &mut CompiledTenant,
@@ -361,7 +361,10 @@ pub fn tenant_objects(
 /// Objects shared by many tenants: the managed roles of each shared
 /// Postgres cluster, applied server-side as a partial `Cluster` so jardin
 /// owns only `spec.managed.roles`.
-pub fn shared_objects(collective: &Collective, tenants: &[&CompiledTenant]) -> Vec<DesiredObject> {
+pub(crate) fn shared_objects(
+    collective: &Collective,
+    tenants: &[&CompiledTenant],
+) -> Vec<DesiredObject> {
     use std::collections::BTreeMap;
     let mut roles: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
     for t in tenants {

@@ -2,9 +2,9 @@
 //! model to objects (`k8s`), and one function that writes a whole output
 //! directory atomically (`write`).
 
-pub mod k8s;
+pub(crate) mod k8s;
 pub mod write;
-pub mod yaml;
+pub(crate) mod yaml;
 
 use serde_json::Value;
 
@@ -12,14 +12,14 @@ use serde_json::Value;
 #[derive(Clone, Debug)]
 pub struct DesiredObject {
     pub cluster: String,
-    pub tenant: Option<String>,
+    pub(crate) tenant: Option<String>,
     /// The app instance (key in the tenant's `apps`) that produced it.
-    pub instance: Option<String>,
+    pub(crate) instance: Option<String>,
     pub value: Value,
 }
 
 impl DesiredObject {
-    pub fn new(
+    pub(crate) fn new(
         cluster: &str,
         tenant: Option<String>,
         instance: Option<String>,
@@ -37,16 +37,16 @@ impl DesiredObject {
         self.value["kind"].as_str().unwrap_or("")
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.value["metadata"]["name"].as_str().unwrap_or("")
     }
 
-    pub fn namespace(&self) -> Option<&str> {
+    pub(crate) fn namespace(&self) -> Option<&str> {
         self.value["metadata"]["namespace"].as_str()
     }
 
     /// `k8s/<cluster>/<namespace or _cluster>/<kind>-<name>.yaml`
-    pub fn path(&self) -> String {
+    pub(crate) fn path(&self) -> String {
         format!(
             "k8s/{}/{}/{}-{}.yaml",
             self.cluster,
@@ -57,7 +57,7 @@ impl DesiredObject {
     }
 
     /// The identity of the object in its cluster.
-    pub fn key(&self) -> (String, String, String, String) {
+    pub(crate) fn key(&self) -> (String, String, String, String) {
         (
             self.cluster.clone(),
             self.namespace().unwrap_or("").to_string(),
@@ -69,6 +69,6 @@ impl DesiredObject {
 
 /// Serializes an object as YAML. Keys are sorted (serde_json's map is a
 /// BTreeMap here), so the same object always gives the same bytes.
-pub fn to_yaml(value: &Value) -> String {
+pub(crate) fn to_yaml(value: &Value) -> String {
     yaml::to_string(value)
 }

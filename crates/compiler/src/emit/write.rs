@@ -16,7 +16,7 @@ pub fn cannot_write(path: &Path, e: &dyn std::fmt::Display) -> jardin_core::diag
 }
 
 /// Writes one file below `staging`, refusing paths that would leave it.
-pub fn write_file(staging: &Path, rel: &str, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_file(staging: &Path, rel: &str, bytes: &[u8]) -> io::Result<()> {
     let rel = Path::new(rel);
     if rel.is_absolute()
         || rel

@@ -15,7 +15,7 @@ use std::fmt::Write;
 use serde_json::{Map, Value};
 
 /// The YAML document of one object.
-pub fn to_string(value: &Value) -> String {
+pub(crate) fn to_string(value: &Value) -> String {
     let mut out = String::with_capacity(2048);
     let written = match value {
         Value::Object(m) if !m.is_empty() => mapping(m, 0, &mut out).is_some(),

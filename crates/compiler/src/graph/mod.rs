@@ -1,6 +1,6 @@
 //! The dependency graph of the desired state: nodes are resources, an edge
 //! `a → b` says "a needs b". It gives apply waves (what can be created
-//! together, in order), the teardown order (the reverse), and cycles.
+//! together, in order), and cycles.
 //!
 //! Edges are found through indexes by identity (namespace, name, selector
 //! label), never by comparing every pair of objects.
@@ -23,19 +23,19 @@ use crate::emit::DesiredObject;
 /// one in the cluster (a certificate from an ingress, a DNS name).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Node {
-    pub cluster: String,
-    pub namespace: String,
-    pub kind: String,
-    pub name: String,
-    pub tenant: Option<String>,
+    pub(crate) cluster: String,
+    pub(crate) namespace: String,
+    pub(crate) kind: String,
+    pub(crate) name: String,
+    pub(crate) tenant: Option<String>,
     /// The app instance the resource belongs to.
-    pub instance: Option<String>,
+    pub(crate) instance: Option<String>,
     /// Index of the emitted object, if the node is one.
-    pub object: Option<usize>,
+    pub(crate) object: Option<usize>,
 }
 
 impl Node {
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         if self.namespace.is_empty() {
             format!("{}/{}", self.kind, self.name)
         } else {
@@ -49,7 +49,7 @@ impl Node {
 type Key = u64;
 
 pub struct Graph {
-    pub graph: DiGraph<Node, ()>,
+    pub(crate) graph: DiGraph<Node, ()>,
     index: HashMap<Key, Vec<NodeIndex>>,
     /// Each node's position among all nodes sorted, computed once: waves
     /// and renderings list nodes in that order.
@@ -112,9 +112,9 @@ fn str_at(v: &Value) -> Option<String> {
 /// strings instead of the whole object, so that the graph of 10,000
 /// tenants is built without holding their manifests.
 #[derive(Clone, Debug, Default)]
-pub struct Outline {
+pub(crate) struct Outline {
     /// The object's node; the graph numbers it (`object`) when it is built.
-    pub node: Node,
+    pub(crate) node: Node,
     /// Workloads: their pods' component label.
     component: Option<String>,
     /// Services and disruption budgets: the component they select.
@@ -131,7 +131,7 @@ pub struct Outline {
 }
 
 impl Outline {
-    pub fn of(object: &DesiredObject) -> Outline {
+    pub(crate) fn of(object: &DesiredObject) -> Outline {
         let v = &object.value;
         let kind = object.kind();
         let mut o = Outline {
@@ -211,7 +211,7 @@ impl Outline {
 
     /// `k8s/<cluster>/<namespace or _cluster>/<kind>-<name>.yaml`, as
     /// [`DesiredObject::path`].
-    pub fn path(&self) -> String {
+    pub(crate) fn path(&self) -> String {
         let n = &self.node;
         let ns = if n.namespace.is_empty() {
             "_cluster"
@@ -258,7 +258,7 @@ impl Graph {
     }
 
     /// Builds the graph of a desired state, from its objects' outlines.
-    pub fn build(objects: &[Outline]) -> Graph {
+    pub(crate) fn build(objects: &[Outline]) -> Graph {
         let mut g = Graph {
             graph: DiGraph::with_capacity(objects.len() * 5 / 4, objects.len() * 2),
             index: HashMap::with_capacity(objects.len() * 2),
@@ -375,7 +375,7 @@ impl Graph {
     /// Each node's position when all nodes are sorted (by cluster,
     /// namespace, kind, name): sorting 700,000 nodes by their strings once,
     /// in parallel, instead of once per use.
-    pub fn rank(&self) -> &[u32] {
+    pub(crate) fn rank(&self) -> &[u32] {
         self.rank.get_or_init(|| {
             use rayon::prelude::*;
             let mut order: Vec<NodeIndex> = self.graph.node_indices().collect();
@@ -390,7 +390,7 @@ impl Graph {
 
     /// Apply waves: wave 0 needs nothing, wave n needs only earlier waves.
     /// Nodes are sorted inside a wave, so the result is deterministic.
-    pub fn waves(&self) -> Result<Vec<Vec<NodeIndex>>, Cycle> {
+    pub(crate) fn waves(&self) -> Result<Vec<Vec<NodeIndex>>, Cycle> {
         let order = toposort(&self.graph, None).map_err(|_| self.cycle())?;
         // toposort gives dependents before dependencies (edges point to
         // what is needed): walk it backwards.
@@ -418,17 +418,10 @@ impl Graph {
 
     /// The cycle that prevents any apply order, if there is one: what a
     /// check needs, without the waves' sorting.
-    pub fn acyclic(&self) -> Result<(), Cycle> {
+    pub(crate) fn acyclic(&self) -> Result<(), Cycle> {
         toposort(&self.graph, None)
             .map(|_| ())
             .map_err(|_| self.cycle())
-    }
-
-    /// Teardown order: the apply waves, last first.
-    pub fn teardown(&self) -> Result<Vec<Vec<NodeIndex>>, Cycle> {
-        let mut w = self.waves()?;
-        w.reverse();
-        Ok(w)
     }
 
     /// One cycle of the graph, as a path.
@@ -497,7 +490,8 @@ impl Graph {
     }
 
     /// Test and fuzz hook: a graph from explicit nodes and edges.
-    pub fn from_parts(nodes: Vec<Node>, edges: &[(usize, usize)]) -> Graph {
+    #[cfg(test)]
+    pub(crate) fn from_parts(nodes: Vec<Node>, edges: &[(usize, usize)]) -> Graph {
         let mut g = Graph {
             graph: DiGraph::new(),
             index: HashMap::new(),
@@ -634,7 +628,8 @@ mod tests {
             .map(|w| w.iter().map(|n| g.graph[*n].name.as_str()).collect())
             .collect();
         assert_eq!(names, vec![vec!["x"], vec!["d"], vec!["s"], vec!["i"]]);
-        assert_eq!(g.teardown().unwrap()[0].len(), 1);
+        let teardown: Vec<_> = g.waves().unwrap().into_iter().rev().collect();
+        assert_eq!(teardown[0].len(), 1);
     }
 
     #[test]

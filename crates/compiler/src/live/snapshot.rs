@@ -150,7 +150,7 @@ fn check_object(v: &Value, file: &Path, index: usize) -> Result<(), Diagnostic> 
 }
 
 /// Parses one snapshot file (YAML, several documents, or JSON).
-pub fn parse(text: &str, file: &Path) -> Result<Vec<Value>, Diagnostic> {
+pub(crate) fn parse(text: &str, file: &Path) -> Result<Vec<Value>, Diagnostic> {
     let mut out = Vec::new();
     // `kubectl get -o json`: serde_json is several times faster than YAML
     // and holds no event buffer (docs/PERFORMANCE.md).

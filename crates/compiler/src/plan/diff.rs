@@ -11,7 +11,7 @@ use serde_json::Value;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Op {
+pub(crate) enum Op {
     /// Set by us, absent live.
     Add,
     /// Present live, not set by us (and not a known default).
@@ -21,13 +21,13 @@ pub enum Op {
 
 /// One changed field. Values are normalized and secret-masked.
 #[derive(Clone, Debug, Serialize)]
-pub struct FieldChange {
-    pub path: String,
-    pub op: Op,
+pub(crate) struct FieldChange {
+    pub(crate) path: String,
+    pub(crate) op: Op,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub before: Option<Value>,
+    pub(crate) before: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub after: Option<Value>,
+    pub(crate) after: Option<Value>,
 }
 
 fn simple_key(k: &str) -> bool {
@@ -61,7 +61,7 @@ fn names(items: &[Value]) -> Option<Vec<&str>> {
 }
 
 /// Every field that differs from `live` to `desired`, in path order.
-pub fn diff(live: &Value, desired: &Value) -> Vec<FieldChange> {
+pub(crate) fn diff(live: &Value, desired: &Value) -> Vec<FieldChange> {
     let mut out = Vec::new();
     walk(live, desired, String::new(), &mut out);
     out
@@ -123,7 +123,7 @@ fn walk(live: &Value, desired: &Value, path: String, out: &mut Vec<FieldChange>)
 }
 
 /// True when `path` is `prefix` or lies below it.
-pub fn under(path: &str, prefix: &str) -> bool {
+pub(crate) fn under(path: &str, prefix: &str) -> bool {
     path == prefix
         || path
             .strip_prefix(prefix)

@@ -10,10 +10,10 @@
 //! object, and only opaque tokens come out. Nothing here does IO: the CLI
 //! reads the live state through `live::LiveSource` and passes it in.
 
-pub mod diff;
-pub mod normalize;
+pub(crate) mod diff;
+pub(crate) mod normalize;
 pub mod render;
-pub mod secrets;
+pub(crate) mod secrets;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -32,17 +32,17 @@ use normalize::IgnoreRule;
 use secrets::{Keys, Sealed};
 
 /// Version of the JSON plan (docs/PLAN.md). Bump on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 /// The identity of an object in a cluster. The API version is left out: the
 /// server converts between versions of a group.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct ObjectId {
-    pub cluster: String,
-    pub namespace: String,
-    pub group: String,
-    pub kind: String,
-    pub name: String,
+pub(crate) struct ObjectId {
+    pub(crate) cluster: String,
+    pub(crate) namespace: String,
+    pub(crate) group: String,
+    pub(crate) kind: String,
+    pub(crate) name: String,
 }
 
 impl ObjectId {
@@ -77,7 +77,7 @@ impl std::fmt::Display for ObjectId {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Action {
+pub(crate) enum Action {
     Create,
     Update,
     Delete,
@@ -86,35 +86,35 @@ pub enum Action {
 /// One object that would change. Every value in it is normalized and
 /// secret-masked.
 #[derive(Clone, Debug, Serialize)]
-pub struct Change {
-    pub action: Action,
+pub(crate) struct Change {
+    pub(crate) action: Action,
     #[serde(flatten)]
-    pub id: ObjectId,
-    pub api_version: String,
+    pub(crate) id: ObjectId,
+    pub(crate) api_version: String,
     /// The tenant it belongs to; `None` for objects shared by tenants.
-    pub tenant: Option<String>,
+    pub(crate) tenant: Option<String>,
     /// Updates: every changed field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<FieldChange>,
+    pub(crate) fields: Vec<FieldChange>,
     /// Deletes: why jardin considers the object its own.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// Why this change needs approval, if it does.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub approval: Vec<String>,
+    pub(crate) approval: Vec<String>,
     /// Creates and updates: the object as it would be (normalized, masked).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub desired: Option<Value>,
+    pub(crate) desired: Option<Value>,
     /// Updates and deletes: the object as it is (normalized, masked); shown
     /// in text diffs, not part of the JSON contract.
     #[serde(skip)]
-    pub live: Option<Value>,
+    pub(crate) live: Option<Value>,
 }
 
 /// Counts per tenant (and in total).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
-    pub create: usize,
+    pub(crate) create: usize,
     pub update: usize,
     pub delete: usize,
     pub unchanged: usize,
@@ -145,23 +145,23 @@ impl Counts {
 }
 
 /// The key under which shared objects (no tenant) are counted.
-pub const SHARED: &str = "(shared)";
+pub(crate) const SHARED: &str = "(shared)";
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
-    pub format_version: u32,
+    pub(crate) format_version: u32,
     /// blake3 of the canonical normalized desired state (`blake3:<hex>`).
-    pub desired_hash: String,
+    pub(crate) desired_hash: String,
     /// blake3 of the canonical normalized live state.
-    pub live_hash: String,
+    pub(crate) live_hash: String,
     /// Where the live state came from, per cluster.
-    pub live_sources: BTreeMap<String, String>,
+    pub(crate) live_sources: BTreeMap<String, String>,
     pub summary: Counts,
     pub tenants: BTreeMap<String, Counts>,
     /// Plan-wide reasons for approval (the deletion threshold).
-    pub approval: Vec<String>,
+    pub(crate) approval: Vec<String>,
     /// Sorted by tenant (shared last), then object.
-    pub changes: Vec<Change>,
+    pub(crate) changes: Vec<Change>,
 }
 
 impl Plan {
@@ -590,7 +590,7 @@ fn deletion_budget(deletes: usize, live: usize, max: usize, max_percent: usize) 
 }
 
 /// The op sign used by every renderer.
-pub fn sign(op: Op) -> char {
+pub(crate) fn sign(op: Op) -> char {
     match op {
         Op::Add => '+',
         Op::Remove => '-',

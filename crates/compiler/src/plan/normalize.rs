@@ -27,9 +27,9 @@ pub use jardin_core::model::IgnoreRule;
 /// the rest (a shared CloudNativePG `Cluster`: jardin owns only
 /// `spec.managed.roles`). Only the fields we set are compared, and such an
 /// object is never deleted by a plan.
-pub const PARTIAL_KINDS: &[(&str, &str)] = &[("postgresql.cnpg.io", "Cluster")];
+pub(crate) const PARTIAL_KINDS: &[(&str, &str)] = &[("postgresql.cnpg.io", "Cluster")];
 
-pub fn is_partial(group: &str, kind: &str) -> bool {
+pub(crate) fn is_partial(group: &str, kind: &str) -> bool {
     PARTIAL_KINDS.iter().any(|(g, k)| *g == group && *k == kind)
 }
 
@@ -38,12 +38,11 @@ const REPLICATE_FROM: &str = "replicator.v1.mittwald.de/replicate-from";
 /// A field the API server (or a controller jardin relies on) sets when the
 /// manifest does not. `value`: dropped only when the live value is this
 /// one (used where any other value would be a real edit).
-pub struct Default {
-    pub kinds: &'static [&'static str],
-    pub pointer: String,
-    /// `pointer`, split once (this table is walked for every live object).
+pub(crate) struct Default {
+    pub(crate) kinds: &'static [&'static str],
+    /// The JSON pointer, split once (this table is walked for every live object).
     segments: Vec<String>,
-    pub value: Option<Value>,
+    pub(crate) value: Option<Value>,
 }
 
 const POD_TEMPLATE_KINDS: &[(&str, &str)] = &[
@@ -93,14 +92,13 @@ fn pod_defaults() -> Vec<(String, Option<Value>)> {
 }
 
 /// The table of server-defaulted and controller-owned fields.
-pub fn defaults() -> &'static [Default] {
+pub(crate) fn defaults() -> &'static [Default] {
     static TABLE: OnceLock<Vec<Default>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = Vec::new();
         let mut add = |kinds: &'static [&'static str], pointer: &str, value: Option<Value>| {
             t.push(Default {
                 kinds,
-                pointer: pointer.to_string(),
                 segments: segments(pointer),
                 value,
             })
@@ -196,7 +194,7 @@ pub fn defaults() -> &'static [Default] {
 }
 
 /// Splits a JSON pointer into unescaped segments.
-pub fn segments(pointer: &str) -> Vec<String> {
+pub(crate) fn segments(pointer: &str) -> Vec<String> {
     pointer
         .split('/')
         .skip(1)
@@ -205,7 +203,7 @@ pub fn segments(pointer: &str) -> Vec<String> {
 }
 
 /// Step 1, both sides.
-pub fn common(value: &mut Value) {
+pub(crate) fn common(value: &mut Value) {
     let Value::Object(obj) = value else {
         return;
     };
@@ -313,7 +311,7 @@ fn remove_matching(value: &mut Value, segs: &[String]) {
 }
 
 /// Step 2, both sides: the collective's ignore list.
-pub fn ignore(value: &mut Value, kind: &str, rules: &[IgnoreRule]) {
+pub(crate) fn ignore(value: &mut Value, kind: &str, rules: &[IgnoreRule]) {
     for r in rules.iter().filter(|r| r.kind == "*" || r.kind == kind) {
         remove_matching(value, &segments(&r.pointer));
     }
@@ -419,7 +417,7 @@ fn keep_only_desired(live: &mut Value, desired: &Value) {
 
 /// Step 3, live side, against its desired object (`None` for an object
 /// that would be deleted).
-pub fn live_against(live: &mut Value, desired: Option<&Value>, group: &str, kind: &str) {
+pub(crate) fn live_against(live: &mut Value, desired: Option<&Value>, group: &str, kind: &str) {
     if let Some(d) = desired {
         if is_partial(group, kind) {
             keep_only_desired(live, d);

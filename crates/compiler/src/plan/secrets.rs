@@ -26,7 +26,7 @@ use serde_json::Value;
 /// What stands in a sealed object where a secret value was, followed by the
 /// value's index in [`Sealed::secrets`]. The index travels with the
 /// placeholder, so normalization may move or drop fields freely.
-pub const PLACEHOLDER: &str = "\u{1}jardin-sealed:";
+pub(crate) const PLACEHOLDER: &str = "\u{1}jardin-sealed:";
 
 fn placeholder(i: usize) -> Value {
     Value::String(format!("{PLACEHOLDER}{i}"))
@@ -34,13 +34,7 @@ fn placeholder(i: usize) -> Value {
 
 /// A secret value. It can be hashed; it cannot be printed or serialized.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SecretValue(Vec<u8>);
-
-impl SecretValue {
-    pub fn new(bytes: Vec<u8>) -> Self {
-        SecretValue(bytes)
-    }
-}
+pub(crate) struct SecretValue(Vec<u8>);
 
 impl fmt::Debug for SecretValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -56,9 +50,9 @@ impl fmt::Display for SecretValue {
 
 /// An object with its secret values taken out.
 #[derive(Clone, Debug)]
-pub struct Sealed {
-    pub value: Value,
-    pub secrets: Vec<SecretValue>,
+pub(crate) struct Sealed {
+    pub(crate) value: Value,
+    pub(crate) secrets: Vec<SecretValue>,
 }
 
 /// Env var names whose literal `value` is treated as secret: defence in
@@ -81,7 +75,7 @@ fn secret_env_name(name: &str) -> bool {
 /// Takes every secret field out of `value`. A Secret's `stringData` is
 /// merged into `data` (as the API server does), so that desired
 /// `stringData` and live `data` compare by their decoded bytes.
-pub fn seal(mut value: Value) -> Sealed {
+pub(crate) fn seal(mut value: Value) -> Sealed {
     let mut secrets = Vec::new();
     if value["kind"] == "Secret" && value["apiVersion"] == "v1" {
         let mut data: BTreeMap<String, SecretValue> = BTreeMap::new();
@@ -147,7 +141,11 @@ fn seal_env(value: &mut Value, secrets: &mut Vec<SecretValue>) {
 }
 
 /// Replaces each placeholder in `value` with `f(secret)`.
-pub fn replace(value: &mut Value, secrets: &[SecretValue], f: &dyn Fn(&SecretValue) -> String) {
+pub(crate) fn replace(
+    value: &mut Value,
+    secrets: &[SecretValue],
+    f: &dyn Fn(&SecretValue) -> String,
+) {
     match value {
         Value::String(s) => {
             if let Some(i) = s.strip_prefix(PLACEHOLDER) {
@@ -164,14 +162,14 @@ pub fn replace(value: &mut Value, secrets: &[SecretValue], f: &dyn Fn(&SecretVal
 }
 
 /// Keys for state digests and display tokens.
-pub struct Keys {
+pub(crate) struct Keys {
     state: [u8; 32],
     extra: Vec<u8>,
 }
 
 impl Keys {
     /// `extra` is `$JARDIN_PLAN_KEY`, when set.
-    pub fn new(extra: Option<&str>) -> Self {
+    pub(crate) fn new(extra: Option<&str>) -> Self {
         let extra = extra.unwrap_or("").as_bytes().to_vec();
         Keys {
             state: blake3::derive_key("jardin plan state digest v1", &extra),
@@ -180,7 +178,7 @@ impl Keys {
     }
 
     /// What a secret contributes to a state hash.
-    pub fn digest(&self, s: &SecretValue) -> String {
+    pub(crate) fn digest(&self, s: &SecretValue) -> String {
         format!(
             "(secret {})",
             blake3::keyed_hash(&self.state, &s.0).to_hex()
@@ -188,7 +186,7 @@ impl Keys {
     }
 
     /// The token key for a plan computed from these two states.
-    pub fn tokens(&self, desired_hash: &str, live_hash: &str) -> Tokens {
+    pub(crate) fn tokens(&self, desired_hash: &str, live_hash: &str) -> Tokens {
         let mut material = Vec::new();
         material.extend_from_slice(desired_hash.as_bytes());
         material.push(0);
@@ -201,14 +199,14 @@ impl Keys {
     }
 }
 
-pub struct Tokens {
+pub(crate) struct Tokens {
     key: [u8; 32],
 }
 
 impl Tokens {
     /// `(secret 3f2a9c1b07de)`: 48 bits, enough to tell values apart within
     /// one plan, too few to be worth anything else.
-    pub fn token(&self, s: &SecretValue) -> String {
+    pub(crate) fn token(&self, s: &SecretValue) -> String {
         let hash = blake3::keyed_hash(&self.key, &s.0).to_hex();
         format!("(secret {})", &hash.as_str()[..12])
     }
@@ -238,8 +236,8 @@ mod tests {
     fn tokens_differ_when_values_differ() {
         let keys = Keys::new(None);
         let t = keys.tokens("d", "l");
-        let x = SecretValue::new(b"one".to_vec());
-        let y = SecretValue::new(b"two".to_vec());
+        let x = SecretValue(b"one".to_vec());
+        let y = SecretValue(b"two".to_vec());
         assert_ne!(t.token(&x), t.token(&y));
         assert_eq!(t.token(&x), keys.tokens("d", "l").token(&x));
         assert_ne!(t.token(&x), keys.tokens("d", "l2").token(&x));

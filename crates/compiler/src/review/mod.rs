@@ -191,11 +191,11 @@ pub fn same_shared_objects(base: &Compilation, head: &Compilation) -> bool {
 /// A generated file (zone, coverage report) that differs between revisions.
 #[derive(Clone, Debug, Serialize)]
 pub struct FileChange {
-    pub path: String,
+    pub(crate) path: String,
     /// Records or entries added and removed (a changed one counts once in each).
-    pub added: usize,
-    pub removed: usize,
-    pub diff: String,
+    pub(crate) added: usize,
+    pub(crate) removed: usize,
+    pub(crate) diff: String,
 }
 
 /// Lines that carry meaning, with their spacing folded (zone files align

@@ -58,7 +58,7 @@ const NAMED_TENANTS: usize = 8;
 
 /// The smallest review budget: the summary, a plan of
 /// [`plan_render::markdown::MIN_BUDGET`] and the frames of both sections.
-pub const MIN_BUDGET: usize = 3_000;
+pub(crate) const MIN_BUDGET: usize = 3_000;
 
 /// Parses the review's `--markdown-budget`: at least [`MIN_BUDGET`].
 pub fn parse_budget(s: &str) -> Result<usize, String> {

@@ -12,7 +12,7 @@ pub const DEFAULT_BUDGET: usize = 60_000;
 
 /// The smallest budget the renderer can keep to: the heading, the total,
 /// a row for the tenants left out, and the note.
-pub const MIN_BUDGET: usize = 1_000;
+pub(crate) const MIN_BUDGET: usize = 1_000;
 
 /// Parses `--markdown-budget`: a number of characters, at least [`MIN_BUDGET`].
 pub fn parse_budget(s: &str) -> Result<usize, String> {
@@ -20,7 +20,7 @@ pub fn parse_budget(s: &str) -> Result<usize, String> {
 }
 
 /// Parses a number of characters of at least `min`.
-pub fn parse_budget_at_least(s: &str, min: usize) -> Result<usize, String> {
+pub(crate) fn parse_budget_at_least(s: &str, min: usize) -> Result<usize, String> {
     let n: usize = s
         .parse()
         .map_err(|_| format!("expected a number of characters, got {s:?}"))?;

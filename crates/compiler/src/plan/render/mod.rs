@@ -14,7 +14,7 @@ use super::{Action, Change, Counts, Plan, SHARED};
 use crate::emit::to_yaml;
 
 /// Tenants in display order: by id, objects shared by tenants last.
-pub fn tenant_order(plan: &Plan) -> Vec<(&str, &Counts)> {
+pub(crate) fn tenant_order(plan: &Plan) -> Vec<(&str, &Counts)> {
     let mut v: Vec<(&str, &Counts)> = plan
         .tenants
         .iter()
@@ -30,7 +30,7 @@ pub fn tenant_order(plan: &Plan) -> Vec<(&str, &Counts)> {
 /// Each tenant's changes (`SHARED` for shared objects), in plan order,
 /// gathered in one pass: looking them up tenant by tenant would scan every
 /// change once per tenant.
-pub fn changes_by_tenant(plan: &Plan) -> HashMap<&str, Vec<&Change>> {
+pub(crate) fn changes_by_tenant(plan: &Plan) -> HashMap<&str, Vec<&Change>> {
     let mut by: HashMap<&str, Vec<&Change>> = HashMap::new();
     for c in &plan.changes {
         by.entry(c.tenant.as_deref().unwrap_or(SHARED))
@@ -41,12 +41,12 @@ pub fn changes_by_tenant(plan: &Plan) -> HashMap<&str, Vec<&Change>> {
 }
 
 /// `+3 ~2 -1`
-pub fn short(c: &Counts) -> String {
+pub(crate) fn short(c: &Counts) -> String {
     format!("+{} ~{} -{}", c.create, c.update, c.delete)
 }
 
 /// One line of a rendered object diff.
-pub enum Line {
+pub(crate) enum Line {
     Header(String),
     Context(String),
     Added(String),
@@ -56,7 +56,7 @@ pub enum Line {
 /// The YAML diff of one change, live → desired, as unified-diff lines.
 /// Creates show the whole object; deletes show nothing (the reason says
 /// what and why).
-pub fn object_diff(c: &Change) -> Vec<Line> {
+pub(crate) fn object_diff(c: &Change) -> Vec<Line> {
     match c.action {
         Action::Create => c
             .desired
@@ -104,7 +104,7 @@ pub fn object_diff(c: &Change) -> Vec<Line> {
 }
 
 /// `+ create`, `~ update`, `- delete`
-pub fn action_word(a: Action) -> (&'static str, &'static str) {
+pub(crate) fn action_word(a: Action) -> (&'static str, &'static str) {
     match a {
         Action::Create => ("+", "create"),
         Action::Update => ("~", "update"),
