@@ -17,7 +17,7 @@ fn collect(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
 }
 
 fn table(name: &str, files: &[(String, PathBuf)]) -> String {
-    let mut s = format!("pub static {name}: &[(&str, &str)] = &[\n");
+    let mut s = format!("pub(crate) static {name}: &[(&str, &str)] = &[\n");
     for (virt, path) in files {
         writeln!(
             s,

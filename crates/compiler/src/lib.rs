@@ -28,7 +28,7 @@ pub(crate) mod test_support {
     use crate::plan::{Action, Change, Counts, ObjectId, Plan};
 
     /// A zone's settings as the stdlib's defaults give them, with `ttl`.
-    pub fn zone_settings(ttl: u32) -> jardin_core::model::Zone {
+    pub(crate) fn zone_settings(ttl: u32) -> jardin_core::model::Zone {
         serde_json::from_value(zone_settings_json(ttl)).unwrap()
     }
 

@@ -25,7 +25,7 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 ///   the kernel then compacts and zeroes 2 MiB at every first touch. That
 ///   was a sixth of a cold build's CPU time; with 4 KiB pages a cold build
 ///   of 1,000 tenants takes a fifth less time (docs/PERFORMANCE.md).
-pub fn tune() {
+pub(crate) fn tune() {
     // SAFETY: each call sets one integer option of the allocator linked
     // in; no memory is touched.
     unsafe {

@@ -97,7 +97,7 @@ fn show_bytes_share(cap: u64, (num, den): (u128, u128)) -> String {
 /// (resource, asked, available) over a fraction of the capacity. A
 /// capacity that cannot be read is not compared (the quota rule reports
 /// it).
-pub fn over(used: &Usage, cap: &jardin_core::model::Capacity, fraction: f64) -> Vec<String> {
+pub(super) fn over(used: &Usage, cap: &jardin_core::model::Capacity, fraction: f64) -> Vec<String> {
     let mut v = Vec::new();
     let share = ratio(fraction);
     if let Some(c) = cpu_millis(&cap.cpu).filter(|c| exceeds(used.cpu_millis, *c, share)) {

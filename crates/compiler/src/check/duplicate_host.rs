@@ -21,7 +21,7 @@ impl Rule for DuplicateHost {
 }
 
 /// Every hostname a tenant's apps claim: (hostname, app instance, value path).
-pub fn claims(unit: &jardin_core::model::TenantUnit) -> Vec<(String, &str, String)> {
+pub(super) fn claims(unit: &jardin_core::model::TenantUnit) -> Vec<(String, &str, String)> {
     let mut out = Vec::new();
     for (name, inst) in &unit.compiled.tenant.apps {
         out.push((

@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use serde_json::{json, Value};
 
 use jardin_core::kube::GENERATE_ANNOTATION;
-pub use jardin_core::model::IgnoreRule;
+pub(crate) use jardin_core::model::IgnoreRule;
 
 /// Kinds jardin applies as partial objects next to an operator that owns
 /// the rest (a shared CloudNativePG `Cluster`: jardin owns only

@@ -8,7 +8,7 @@ use jardin_compiler::backup::report::{self, Report};
 use jardin_compiler::pipeline;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Text,
     Json,
 }
@@ -16,7 +16,7 @@ pub enum Format {
 /// Prints the coverage table (or coverage.json) even when the config has
 /// errors: a gap in coverage is exactly what the reader is looking for.
 /// Exits 1 when any piece of state is not backed up or there are errors.
-pub fn coverage(g: &Global, out: &Output, root: PathBuf, format: Format) -> i32 {
+pub(super) fn coverage(g: &Global, out: &Output, root: PathBuf, format: Format) -> i32 {
     let c = pipeline::compile(&options(g, root));
     out.diagnostics(&c.diagnostics);
     out.summary(&c);

@@ -6,7 +6,7 @@ use super::{exit, options, timings, ErrorFormat, Global, Output};
 use jardin_compiler::emit::write::cannot_write;
 use jardin_compiler::{pipeline, stamp};
 
-pub fn check(g: &Global, out: &Output, root: PathBuf, deny_warnings: bool) -> i32 {
+pub(super) fn check(g: &Global, out: &Output, root: PathBuf, deny_warnings: bool) -> i32 {
     let c = pipeline::compile(&options(g, root));
     out.diagnostics(&c.diagnostics);
     out.summary(&c);
@@ -26,7 +26,7 @@ pub fn check(g: &Global, out: &Output, root: PathBuf, deny_warnings: bool) -> i3
     exit::OK
 }
 
-pub fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) -> i32 {
+pub(super) fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) -> i32 {
     let opts = options(g, root);
     // Nothing changed since the build that wrote `output`: it is current.
     let stamp = opts

@@ -7,7 +7,7 @@ use jardin_compiler::pipeline;
 use jardin_core::code;
 use jardin_core::diag::Diagnostic;
 
-pub fn catalog(out: &Output, command: CatalogCommand) -> i32 {
+pub(super) fn catalog(out: &Output, command: CatalogCommand) -> i32 {
     let catalog = match pipeline::catalog() {
         Ok(c) => c,
         Err(d) => {
@@ -42,7 +42,7 @@ pub fn catalog(out: &Output, command: CatalogCommand) -> i32 {
     }
 }
 
-pub fn stdlib_path(out: &Output, write: Option<PathBuf>) -> i32 {
+pub(super) fn stdlib_path(out: &Output, write: Option<PathBuf>) -> i32 {
     let dir = write
         .or_else(|| jardin_eval::DiskCache::default_dir().map(|d| d.join("stdlib")))
         .unwrap_or_else(|| PathBuf::from("jardin-stdlib"));

@@ -16,7 +16,7 @@ use jardin_core::code;
 use jardin_core::diag::Diagnostic;
 
 #[derive(Args, Debug)]
-pub struct DiffArgs {
+pub(crate) struct DiffArgs {
     /// The revision to compare from, e.g. origin/main.
     pub base: String,
     /// The revision to compare to [default: the working tree].
@@ -91,7 +91,7 @@ fn sides(
     Some((base, head, 0))
 }
 
-pub fn diff(g: &Global, out: &Output, args: DiffArgs) -> i32 {
+pub(super) fn diff(g: &Global, out: &Output, args: DiffArgs) -> i32 {
     let base_checkout = match review::checkout(&args.root, &args.base) {
         Ok(c) => c,
         Err(d) => {

@@ -19,17 +19,17 @@ use jardin_core::diag::Diagnostic;
 use jardin_net::axfr::Server;
 use jardin_net::tsig::TsigKey;
 
-pub const CHANGES: i32 = 2;
-pub const NEEDS_APPROVAL: i32 = 3;
+pub(super) const CHANGES: i32 = 2;
+pub(super) const NEEDS_APPROVAL: i32 = 3;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum PlanFormat {
+pub(crate) enum PlanFormat {
     Text,
     Json,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum DnsCommand {
+pub(crate) enum DnsCommand {
     /// Show what would change on the authoritative servers.
     Plan {
         #[arg(default_value = ".")]
@@ -66,7 +66,7 @@ pub enum DnsCommand {
     },
 }
 
-pub fn dns(g: &Global, out: &Output, command: DnsCommand) -> i32 {
+pub(super) fn dns(g: &Global, out: &Output, command: DnsCommand) -> i32 {
     match command {
         DnsCommand::Plan {
             root,

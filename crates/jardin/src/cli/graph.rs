@@ -6,7 +6,7 @@ use super::{exit, options, Global, GraphFormat, Output};
 use jardin_compiler::graph::render;
 use jardin_compiler::pipeline;
 
-pub fn graph(g: &Global, out: &Output, root: PathBuf, format: GraphFormat) -> i32 {
+pub(super) fn graph(g: &Global, out: &Output, root: PathBuf, format: GraphFormat) -> i32 {
     let c = pipeline::compile(&options(g, root));
     out.diagnostics(&c.diagnostics);
     out.summary(&c);

@@ -20,13 +20,13 @@ use jardin_compiler::pipeline::{Compilation, Options};
 use jardin_core::diag::{Diagnostic, Renderer, Severity};
 
 /// Exit codes, shared by every command (see docs/CLI.md).
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const ERROR: i32 = 1;
+pub(crate) mod exit {
+    pub(crate) const OK: i32 = 0;
+    pub(crate) const ERROR: i32 = 1;
     /// `plan`: there are changes.
-    pub const CHANGES: i32 = 2;
+    pub(crate) const CHANGES: i32 = 2;
     /// `plan`: there are changes that need approval.
-    pub const APPROVAL: i32 = 3;
+    pub(crate) const APPROVAL: i32 = 3;
 }
 
 #[derive(Parser, Debug)]
@@ -35,7 +35,7 @@ pub mod exit {
     version,
     about = "Compiles a hosting collective's Nickel config into Kubernetes manifests"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
@@ -43,27 +43,27 @@ pub struct Cli {
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Color {
+pub(crate) enum Color {
     Auto,
     Always,
     Never,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum GraphFormat {
+pub(crate) enum GraphFormat {
     Text,
     Dot,
     Mermaid,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ErrorFormat {
+pub(crate) enum ErrorFormat {
     Human,
     Json,
 }
 
 #[derive(Args, Debug)]
-pub struct Global {
+pub(crate) struct Global {
     /// Colour in diagnostics (NO_COLOR turns `auto` off).
     #[arg(long, global = true, value_enum, default_value = "auto")]
     pub color: Color,
@@ -91,7 +91,7 @@ pub struct Global {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Validate a config root; diagnostics go to stderr.
     Check {
         #[arg(default_value = ".")]
@@ -143,7 +143,7 @@ pub enum Command {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum BackupCommand {
+pub(crate) enum BackupCommand {
     /// Per tenant and app: each piece of state, how it is backed up, how
     /// often, how long it is kept, where to. Exits 1 if any is not covered.
     Coverage {
@@ -155,7 +155,7 @@ pub enum BackupCommand {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum CatalogCommand {
+pub(crate) enum CatalogCommand {
     /// One line per app.
     List,
     /// An app's versions, requirements, state and sizes, as JSON.
@@ -163,7 +163,7 @@ pub enum CatalogCommand {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum StdlibCommand {
+pub(crate) enum StdlibCommand {
     /// Write the library to DIR (default: the cache directory) and print the
     /// import path to give the Nickel language server or `nickel --import-path`.
     Path {
@@ -268,7 +268,7 @@ pub(crate) fn timings(g: &Global, c: &Compilation) {
 /// Parses argv. A usage error exits 1, like any other error: clap's own
 /// code for it is 2, which means "there are changes" to CI scripts that
 /// run `jardin plan … || test $? -eq 2`. `--help` and `--version` exit 0.
-pub fn parse() -> Result<Cli, i32> {
+pub(crate) fn parse() -> Result<Cli, i32> {
     Cli::try_parse().map_err(|e| {
         let _ = e.print();
         if e.use_stderr() {
@@ -279,7 +279,7 @@ pub fn parse() -> Result<Cli, i32> {
     })
 }
 
-pub fn run(cli: Cli) -> i32 {
+pub(crate) fn run(cli: Cli) -> i32 {
     let out = Output::new(&cli.global);
     let g = &cli.global;
     match cli.command {

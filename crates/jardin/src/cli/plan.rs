@@ -14,14 +14,14 @@ use jardin_core::code;
 use jardin_core::diag::Diagnostic;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum PlanFormat {
+pub(crate) enum PlanFormat {
     Text,
     Markdown,
     Json,
 }
 
 #[derive(Args, Debug)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     #[arg(default_value = ".")]
     pub root: PathBuf,
     /// Live state: PATH (a snapshot directory with one entry per cluster),
@@ -76,7 +76,7 @@ fn kinds(objects: &[jardin_compiler::emit::DesiredObject]) -> Vec<KindRef> {
     out
 }
 
-pub fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
+pub(super) fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
     let mut c = pipeline::compile(&pipeline::Options {
         keep_objects: true,
         ..options(g, args.root.clone())

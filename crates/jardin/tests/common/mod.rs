@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The repository root (examples/, golden/, docs/).
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()
@@ -14,12 +14,12 @@ pub fn repo() -> PathBuf {
 }
 
 /// True when golden files are being regenerated.
-pub fn updating() -> bool {
+pub(crate) fn updating() -> bool {
     std::env::var_os("JARDIN_UPDATE_GOLDEN").is_some()
 }
 
 /// Runs jardin from the repository root: (exit code, stdout, stderr).
-pub fn jardin(args: &[&str]) -> (i32, String, String) {
+pub(crate) fn jardin(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_jardin"))
         .args(args)
         .current_dir(repo())
@@ -34,7 +34,7 @@ pub fn jardin(args: &[&str]) -> (i32, String, String) {
 }
 
 /// Copies a directory tree, leaving out entries for which `skip` is true.
-pub fn copy_dir_except(from: &Path, to: &Path, skip: &dyn Fn(&str) -> bool) {
+pub(crate) fn copy_dir_except(from: &Path, to: &Path, skip: &dyn Fn(&str) -> bool) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap().flatten() {
         let name = e.file_name();
@@ -50,6 +50,6 @@ pub fn copy_dir_except(from: &Path, to: &Path, skip: &dyn Fn(&str) -> bool) {
     }
 }
 
-pub fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     copy_dir_except(from, to, &|_| false)
 }
