@@ -69,7 +69,9 @@ def tenant(i, rng):
     apps = []
     for key, app in rng.choice(BUNDLES):
         size = rng.choice(SIZES)
-        apps.append(f'    {key} = {{ app = "{app}", host = "{key}.{zone}", size = "{size}" }},')
+        # A video bridge advertises its own public address (documentation range).
+        extra = f', settings.media_ip = "198.51.100.{len(apps) + 1}"' if app == "jitsi" else ""
+        apps.append(f'    {key} = {{ app = "{app}", host = "{key}.{zone}", size = "{size}"{extra} }},')
     return f'''{{
   id = "{tid}",
   display_name = "Association {i}",

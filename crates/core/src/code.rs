@@ -224,6 +224,8 @@ registry! {
         "A workload runs more than one replica and mounts a volume whose access mode is ReadWriteOnce. The replicas scheduled on another node cannot mount it and never start. Give the cluster a ReadWriteMany storage class (`storage_classes.rwx`) or run a single replica.";
     HA_SINGLE_REPLICA = "J0802", "single replica on a highly available plan",
         "The tenant's plan promises high availability, but one of its workloads would run a single replica, so a node failure or a drain takes the app down. Components that cannot run more than once are declared as `singletons` in the catalog and are exempt.";
+    SINGLETON_REPLICAS = "J0803", "replicas for an app that runs one instance",
+        "An app instance asks for `replicas` above 1, but every component of the app is declared a singleton in its catalog entry (`singletons`): its upstream cannot run two instances side by side (HedgeDoc keeps each note's live state in its one process). jardin runs one replica; remove `replicas`.";
     QUOTA_EXCEEDED = "J0810", "quota exceeded",
         "A tenant's apps ask more than its plan's quotas: CPU or memory requests (summed over replicas), storage of its volumes, number of buckets or number of apps. The diagnostic gives what is asked and what the plan allows; pick a larger plan or smaller sizes.";
     CAPACITY_EXCEEDED = "J0811", "cluster capacity exceeded",

@@ -11,6 +11,14 @@ pub const SELECTOR: &str = "app.kubernetes.io/managed-by=jardin";
 /// there, once, and never pass through jardin or git.
 pub const GENERATE_ANNOTATION: &str = "secret-generator.v1.mittwald.de/autogenerate";
 
+/// The secret replicator (mittwald's kubernetes-replicator): a Secret
+/// annotated `replicate-from: NS/NAME` pulls its data from that Secret, which
+/// must allow it (`replication-allowed` and the namespaces it allows).
+pub const REPLICATE_FROM: &str = "replicator.v1.mittwald.de/replicate-from";
+pub const REPLICATION_ALLOWED: &str = "replicator.v1.mittwald.de/replication-allowed";
+pub const REPLICATION_ALLOWED_NAMESPACES: &str =
+    "replicator.v1.mittwald.de/replication-allowed-namespaces";
+
 /// `apps/v1` → `apps`, `v1` → `` (the core group).
 pub fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(g, _)| g)

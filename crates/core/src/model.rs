@@ -159,6 +159,8 @@ pub struct Ingress {
     pub ipv6: Vec<String>,
     pub hostname: String,
     pub(crate) cluster_issuer: String,
+    /// Where the ingress controller runs.
+    pub namespace: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -300,7 +302,7 @@ pub struct AppInstance {
     pub host: String,
     pub aliases: Vec<String>,
     pub(crate) size: Option<String>,
-    pub(crate) replicas: Option<u32>,
+    pub replicas: Option<u32>,
     pub bindings: Bindings,
     pub(crate) secrets: BTreeMap<String, SecretSource>,
     pub backup: serde_json::Value,

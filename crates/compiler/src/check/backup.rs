@@ -535,7 +535,7 @@ mod tests {
             }},
             "clusters": {"k": {
                 "location": "paris", "kubernetes_version": "1.33",
-                "ingress": {"class": "nginx", "ipv4": [], "ipv6": [], "hostname": "i.example.org", "cluster_issuer": "le"},
+                "ingress": {"class": "nginx", "ipv4": [], "ipv6": [], "hostname": "i.example.org", "cluster_issuer": "le", "namespace": "ingress-nginx"},
                 "storage_classes": {"rwo": "rbd"},
                 "capacity": {"cpu": "1", "memory": "1Gi", "storage": "1Gi", "nodes": 1},
                 "capabilities": capabilities,

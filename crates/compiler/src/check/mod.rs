@@ -18,6 +18,7 @@ mod missing_capability;
 mod quota_exceeded;
 mod references;
 mod rwo_replicas;
+mod singleton_replicas;
 mod tenants;
 mod usage;
 mod zone_owned_twice;
@@ -89,6 +90,7 @@ pub static RULES: &[&dyn Rule] = &[
     &missing_capability::MissingCapability,
     &rwo_replicas::RwoReplicas,
     &ha_single_replica::HaSingleReplica,
+    &singleton_replicas::SingletonReplicas,
     &quota_exceeded::QuotaExceeded,
     &capacity_exceeded::CapacityExceeded,
     &capacity_node_loss::CapacityNodeLoss,

@@ -458,7 +458,7 @@ mod tests {
             "plans": {}, "backup_targets": {},
             "clusters": { "k": { "location": "l", "kubernetes_version": "1.33",
                 "ingress": { "class": "nginx", "ipv4": ["192.0.2.1"], "ipv6": ["2001:db8::1"],
-                    "hostname": "ingress.c.org", "cluster_issuer": "letsencrypt" },
+                    "hostname": "ingress.c.org", "cluster_issuer": "letsencrypt", "namespace": "ingress-nginx" },
                 "storage_classes": { "rwo": "r", "rwx": null },
                 "capacity": { "cpu": "1", "memory": "1Gi", "storage": "1Gi", "nodes": 1 },
                 "capabilities": [] } },

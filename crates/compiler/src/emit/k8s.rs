@@ -6,11 +6,11 @@
 use serde_json::{json, Map, Value};
 
 use super::DesiredObject;
-use jardin_core::kube::{GENERATE_ANNOTATION, MANAGED_BY, TENANT_LABEL};
+use jardin_core::kube::{
+    GENERATE_ANNOTATION, MANAGED_BY, REPLICATE_FROM, REPLICATION_ALLOWED,
+    REPLICATION_ALLOWED_NAMESPACES, TENANT_LABEL,
+};
 use jardin_core::model::{Catalog, CatalogApp, Collective, CompiledApp, CompiledTenant};
-
-const REPLICATE_TO: &str = "replicator.v1.mittwald.de/replicate-to";
-const REPLICATE_FROM: &str = "replicator.v1.mittwald.de/replicate-from";
 
 /// The standard labels of an app instance's objects.
 fn labels(tenant: &str, app: &CompiledApp) -> Map<String, Value> {
@@ -79,7 +79,11 @@ fn namespace(app: &CompiledApp, catalog_app: &CatalogApp) -> Value {
 
 /// Default deny in both directions, then the egress every app needs: DNS,
 /// its database, and HTTPS/SMTP out of the cluster.
-fn network_policies(app: &CompiledApp, pg_namespace: Option<&str>) -> Vec<Value> {
+fn network_policies(
+    app: &CompiledApp,
+    pg_namespace: Option<&str>,
+    ingress_namespace: &str,
+) -> Vec<Value> {
     let ns = app.namespace.as_str();
     let mut deny = object(
         "networking.k8s.io/v1",
@@ -114,7 +118,24 @@ fn network_policies(app: &CompiledApp, pg_namespace: Option<&str>) -> Vec<Value>
         Some(ns),
     );
     allow["spec"] = json!({"podSelector": {}, "policyTypes": ["Egress"], "egress": egress});
-    vec![deny, allow]
+    // cert-manager answers an HTTP-01 challenge from a solver pod it starts
+    // in the app's namespace, which the ingress controller must reach
+    // (cert-manager's HTTP01 docs: the solver listens on 8089).
+    let mut acme = object(
+        "networking.k8s.io/v1",
+        "NetworkPolicy",
+        "allow-acme-http01",
+        Some(ns),
+    );
+    acme["spec"] = json!({
+        "podSelector": {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [{
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ingress_namespace}}}],
+            "ports": [{"port": 8089, "protocol": "TCP"}],
+        }],
+    });
+    vec![deny, allow, acme]
 }
 
 /// Postgres name rules: identifiers without '-'.
@@ -123,7 +144,11 @@ pub(crate) fn pg_identifier(namespace: &str) -> String {
 }
 
 /// The database of an app on a shared CloudNativePG cluster: the role's
-/// password is generated in the database namespace and replicated to the app.
+/// password is generated in the database namespace (a `basic-auth` Secret,
+/// as CloudNativePG requires of a managed role's password), which allows
+/// the app's namespace to pull it; the app's `db` Secret pulls it. It is
+/// `Opaque`: a `basic-auth` Secret must be created with its data, which
+/// only the replicator brings.
 fn database(app: &CompiledApp, collective: &Collective, cluster: &str) -> Vec<(Value, bool)> {
     let Some(pg_name) = &app.bindings.postgres else {
         return vec![];
@@ -141,7 +166,10 @@ fn database(app: &CompiledApp, collective: &Collective, cluster: &str) -> Vec<(V
         &source_name,
         &pg.namespace,
         &["password".to_string()],
-        &[(REPLICATE_TO, app.namespace.clone())],
+        &[
+            (REPLICATION_ALLOWED, "true".to_string()),
+            (REPLICATION_ALLOWED_NAMESPACES, app.namespace.clone()),
+        ],
     );
     source["type"] = json!("kubernetes.io/basic-auth");
     source["stringData"] = json!({"username": ident});
@@ -149,7 +177,7 @@ fn database(app: &CompiledApp, collective: &Collective, cluster: &str) -> Vec<(V
     let mut replica = object("v1", "Secret", "db", Some(&app.namespace));
     replica["metadata"]["annotations"] =
         json!({REPLICATE_FROM: format!("{}/{}", pg.namespace, source_name)});
-    replica["type"] = json!("kubernetes.io/basic-auth");
+    replica["type"] = json!("Opaque");
 
     let mut db = object(
         "postgresql.cnpg.io/v1",
@@ -311,6 +339,10 @@ pub(crate) fn tenant_objects(
     let tenant = &compiled.tenant;
     let cluster = tenant.cluster.as_str();
     let mut out = Vec::new();
+    // A tenant on an unknown cluster renders nothing (`check` says why).
+    let Some(cluster_model) = collective.clusters.get(cluster) else {
+        return out;
+    };
     for (instance, app) in compiled.apps.iter_mut() {
         let Some(catalog_app) = catalog.get(&app.app) else {
             continue;
@@ -326,7 +358,11 @@ pub(crate) fn tenant_objects(
             .and_then(|p| collective.clusters.get(cluster)?.services.postgres.get(p))
             .map(|p| p.namespace.clone());
         let mut objects: Vec<Value> = vec![namespace(app, catalog_app)];
-        objects.extend(network_policies(app, pg_namespace.as_deref()));
+        objects.extend(network_policies(
+            app,
+            pg_namespace.as_deref(),
+            &cluster_model.ingress.namespace,
+        ));
         for (name, decl) in &catalog_app.secrets {
             objects.push(generated_secret(name, &app.namespace, &decl.keys, &[]));
         }

@@ -154,8 +154,7 @@ impl Outline {
                 }
             }
             "Secret" => {
-                o.replicated_from = v["metadata"]["annotations"]
-                    ["replicator.v1.mittwald.de/replicate-from"]
+                o.replicated_from = v["metadata"]["annotations"][jardin_core::kube::REPLICATE_FROM]
                     .as_str()
                     .and_then(|f| f.split_once('/'))
                     .map(|(ns, name)| (ns.to_string(), name.to_string()));

@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
-use jardin_core::kube::GENERATE_ANNOTATION;
+use jardin_core::kube::{GENERATE_ANNOTATION, REPLICATE_FROM};
 pub(crate) use jardin_core::model::IgnoreRule;
 
 /// Kinds jardin applies as partial objects next to an operator that owns
@@ -32,8 +32,6 @@ pub(crate) const PARTIAL_KINDS: &[(&str, &str)] = &[("postgresql.cnpg.io", "Clus
 pub(crate) fn is_partial(group: &str, kind: &str) -> bool {
     PARTIAL_KINDS.iter().any(|(g, k)| *g == group && *k == kind)
 }
-
-const REPLICATE_FROM: &str = "replicator.v1.mittwald.de/replicate-from";
 
 /// A field the API server (or a controller jardin relies on) sets when the
 /// manifest does not. `value`: dropped only when the live value is this

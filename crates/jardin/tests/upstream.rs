@@ -1,0 +1,257 @@
+//! Each app as its upstream requires: properties of the built output of
+//! `examples/collective` that the apps' own images, charts and operators
+//! need, each with its source (the apps' pages in docs/apps/ give more).
+//! Every test here failed on the output before the requirement was met.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+/// The built manifests of examples/collective, by path below `k8s/`.
+fn collective() -> BTreeMap<String, Value> {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let (code, _, stderr) = common::jardin(&[
+        "build",
+        "examples/collective",
+        "-o",
+        out.to_str().unwrap(),
+        "--no-cache",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let mut objects = BTreeMap::new();
+    read(&out.join("k8s"), &out.join("k8s"), &mut objects);
+    assert!(objects.len() > 200, "{}", objects.len());
+    objects
+}
+
+fn read(base: &Path, dir: &Path, out: &mut BTreeMap<String, Value>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            read(base, &p, out);
+        } else if p.extension().is_some_and(|x| x == "yaml") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+            out.insert(rel, yaml_serde::from_str(&text).unwrap());
+        }
+    }
+}
+
+fn of_kind<'a>(
+    objects: &'a BTreeMap<String, Value>,
+    kind: &'a str,
+) -> impl Iterator<Item = (&'a String, &'a Value)> {
+    objects.iter().filter(move |(_, o)| o["kind"] == kind)
+}
+
+fn env<'a>(container: &'a Value, name: &str) -> Option<&'a Value> {
+    container["env"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"] == name)
+        .map(|e| &e["value"])
+}
+
+fn containers(o: &Value) -> Vec<&Value> {
+    let spec = if o["kind"] == "CronJob" {
+        &o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    } else {
+        &o["spec"]["template"]["spec"]
+    };
+    spec["containers"]
+        .as_array()
+        .map(|c| c.iter().collect())
+        .unwrap_or_default()
+}
+
+/// The database password reaches the app through the secret replicator
+/// pulling it: the app's `db` Secret names its source (`replicate-from`),
+/// and the source allows that namespace (kubernetes-replicator's README,
+/// "pull-based replication"). The app's copy is `Opaque`: the API server
+/// refuses a `kubernetes.io/basic-auth` Secret created without its
+/// `username` or `password` (core/v1 validation), and only the replicator
+/// brings the data.
+#[test]
+fn database_passwords_are_pulled_by_the_app_namespace() {
+    let objects = collective();
+    let mut seen = 0;
+    for (path, db) in of_kind(&objects, "Secret").filter(|(p, _)| p.ends_with("/secret-db.yaml")) {
+        seen += 1;
+        assert_eq!(db["type"], "Opaque", "{path}");
+        let from = db["metadata"]["annotations"]["replicator.v1.mittwald.de/replicate-from"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path}: no replicate-from"));
+        let (ns, name) = from.split_once('/').unwrap();
+        let (_, source) = objects
+            .iter()
+            .find(|(_, o)| {
+                o["kind"] == "Secret"
+                    && o["metadata"]["namespace"] == ns
+                    && o["metadata"]["name"] == name
+            })
+            .unwrap_or_else(|| panic!("{path}: source {from} is not emitted"));
+        let ann = &source["metadata"]["annotations"];
+        assert_eq!(
+            ann["replicator.v1.mittwald.de/replication-allowed"], "true",
+            "{from}"
+        );
+        assert_eq!(
+            ann["replicator.v1.mittwald.de/replication-allowed-namespaces"],
+            db["metadata"]["namespace"],
+            "{from}"
+        );
+        assert!(
+            ann.get("replicator.v1.mittwald.de/replicate-to").is_none(),
+            "{from} pushes a copy"
+        );
+        // CloudNativePG reads a managed role's password from a basic-auth Secret.
+        assert_eq!(source["type"], "kubernetes.io/basic-auth", "{from}");
+        assert!(source["stringData"]["username"].is_string(), "{from}");
+    }
+    assert!(seen >= 10, "{seen}");
+}
+
+/// Nextcloud's entrypoint installs by copying /usr/src/nextcloud (config/
+/// and its `*.config.php` included) into /var/www/html, as www-data. A file
+/// mounted into /var/www/html/config makes the container runtime create
+/// config/ as root first, and the installation cannot write config.php
+/// (nextcloud/docker, `entrypoint.sh`). And a liveness restart during the
+/// first installation leaves it unfinished for good: the FPM container
+/// has a startup probe.
+#[test]
+fn nextcloud_can_install() {
+    let objects = collective();
+    let mut seen = 0;
+    for (path, o) in objects.iter().filter(|(_, o)| {
+        (o["kind"] == "Deployment" || o["kind"] == "CronJob")
+            && o["metadata"]["labels"]["app.kubernetes.io/name"] == "nextcloud"
+    }) {
+        for c in containers(o) {
+            for m in c["volumeMounts"].as_array().into_iter().flatten() {
+                let at = m["mountPath"].as_str().unwrap();
+                assert!(!at.starts_with("/var/www/html/config"), "{path}: {at}");
+            }
+        }
+        if o["kind"] == "Deployment" {
+            seen += 1;
+            let fpm = containers(o)
+                .into_iter()
+                .find(|c| c["name"] == "nextcloud")
+                .unwrap();
+            assert!(
+                fpm["volumeMounts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|m| m["mountPath"] == "/usr/src/nextcloud/config/objectstore.config.php"),
+                "{path}"
+            );
+            let startup = &fpm["startupProbe"];
+            let seconds = startup["failureThreshold"].as_u64().unwrap()
+                * startup["periodSeconds"].as_u64().unwrap();
+            assert!(seconds >= 600, "{path}: {seconds} s to install");
+        }
+    }
+    assert!(seen >= 4, "{seen}");
+}
+
+/// Jitsi: the web container's nginx resolves the XMPP server with its own
+/// `resolver`, which ignores the pod's search domains (docker-jitsi-meet,
+/// web `meet.conf`), so the BOSH URL names prosody's full Service name.
+/// The bridge advertises the address clients reach it at, its
+/// LoadBalancer's (`JVB_ADVERTISE_IPS`; STUN would report the node's
+/// outbound address and is off).
+#[test]
+fn jitsi_components_reach_each_other_and_clients_reach_the_bridge() {
+    let objects = collective();
+    let mut seen = 0;
+    for (path, web) in
+        of_kind(&objects, "Deployment").filter(|(p, _)| p.ends_with("/deployment-web.yaml"))
+    {
+        if web["metadata"]["labels"]["app.kubernetes.io/name"] != "jitsi" {
+            continue;
+        }
+        seen += 1;
+        let ns = web["metadata"]["namespace"].as_str().unwrap();
+        let bosh = env(containers(web)[0], "XMPP_BOSH_URL_BASE")
+            .and_then(Value::as_str)
+            .unwrap();
+        assert_eq!(
+            bosh,
+            format!("http://prosody.{ns}.svc.cluster.local:5280"),
+            "{path}"
+        );
+        let dir = path.rsplit_once('/').unwrap().0;
+        let jvb = &objects[&format!("{dir}/deployment-jvb.yaml")];
+        let advertised = env(containers(jvb)[0], "JVB_ADVERTISE_IPS")
+            .and_then(Value::as_str)
+            .unwrap();
+        let service = &objects[&format!("{dir}/service-jvb.yaml")];
+        assert_eq!(service["spec"]["type"], "LoadBalancer");
+        assert_eq!(service["spec"]["loadBalancerIP"], advertised, "{dir}");
+        assert_eq!(
+            env(containers(jvb)[0], "JVB_DISABLE_STUN"),
+            Some(&Value::from("true"))
+        );
+    }
+    assert!(seen >= 5, "{seen}");
+}
+
+/// cert-manager answers HTTP-01 challenges from a solver pod it starts in
+/// the namespace of the Ingress, listening on 8089 (cert-manager's HTTP01
+/// docs): the ingress controller must reach it through the namespace's
+/// default-deny policy.
+#[test]
+fn every_namespace_with_an_ingress_lets_the_acme_solver_in() {
+    let objects = collective();
+    let mut seen = 0;
+    for (path, ingress) in of_kind(&objects, "Ingress") {
+        seen += 1;
+        let ns = ingress["metadata"]["namespace"].as_str().unwrap();
+        let solver = objects.values().find(|o| {
+            o["kind"] == "NetworkPolicy"
+                && o["metadata"]["namespace"] == ns
+                && o["spec"]["podSelector"]["matchLabels"]["acme.cert-manager.io/http01-solver"]
+                    == "true"
+        });
+        let solver = solver.unwrap_or_else(|| panic!("{path}: no policy lets the solver in"));
+        let rule = &solver["spec"]["ingress"][0];
+        assert_eq!(rule["ports"][0]["port"], 8089, "{path}");
+        assert_eq!(
+            rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+            "ingress-nginx",
+            "{path}"
+        );
+    }
+    assert!(seen >= 15, "{seen}");
+}
+
+/// HedgeDoc 1.x keeps each note's live state in its one process: two
+/// instances on one database corrupt notes (HedgeDoc's FAQ), so it runs one
+/// pod, replaced (never overlapped) on update, even on a highly available
+/// plan. Its health endpoint is `/_health` (the image's healthcheck);
+/// `/status` queries the database.
+#[test]
+fn hedgedoc_runs_one_instance() {
+    let objects = collective();
+    let mut seen = 0;
+    for (path, d) in of_kind(&objects, "Deployment")
+        .filter(|(_, o)| o["metadata"]["labels"]["app.kubernetes.io/name"] == "hedgedoc")
+    {
+        seen += 1;
+        assert_eq!(d["spec"]["replicas"], 1, "{path}");
+        assert_eq!(d["spec"]["strategy"]["type"], "Recreate", "{path}");
+        let probe = &containers(d)[0]["livenessProbe"]["httpGet"]["path"];
+        assert_eq!(probe, "/_health", "{path}");
+        let dir = path.rsplit_once('/').unwrap().0;
+        assert!(
+            !objects.contains_key(&format!("{dir}/poddisruptionbudget-hedgedoc.yaml")),
+            "{dir}"
+        );
+    }
+    assert!(seen >= 5, "{seen}");
+}
