@@ -200,33 +200,28 @@ def server_side(obj, cluster):
         meta["finalizers"] = ["cnpg.io/deleteDatabaseFinalizer"]
         obj["status"] = {"applied": True, "observedGeneration": meta["generation"]}
     elif kind == "Cluster":
-        # A shared CloudNativePG cluster: the operator and its owners set
-        # everything but the roles jardin applies.
+        # A shared CloudNativePG cluster: what jardin applies (instances,
+        # image, storage, roles, backup) plus what the operator defaults.
         roles = spec.get("managed", {}).get("roles", [])
-        obj["spec"] = {
+        defaults = {
             "affinity": {"podAntiAffinityType": "preferred"},
             "bootstrap": {"initdb": {"database": "app", "encoding": "UTF8", "localeCType": "C", "localeCollate": "C", "owner": "app"}},
             "enablePDB": True,
             "enableSuperuserAccess": False,
             "failoverDelay": 0,
-            "imageName": "ghcr.io/cloudnative-pg/postgresql:%s" % ("16.10" if cluster == "louise-michel" else "17.6"),
-            "instances": 3,
             "logLevel": "info",
-            "managed": {"roles": roles},
             "maxSyncReplicas": 0,
             "minSyncReplicas": 0,
             "postgresql": {"parameters": {"max_connections": "400", "shared_buffers": "2GB"}},
             "primaryUpdateMethod": "restart",
             "primaryUpdateStrategy": "unsupervised",
-            "storage": {"resizeInUseVolumes": True, "size": "200Gi"},
         }
-        # The backup settings jardin applies too (issue: backup policies).
-        if "backup" in spec:
-            obj["spec"]["backup"] = spec["backup"]
+        obj["spec"] = {**defaults, **spec}
+        obj["spec"]["storage"] = {"resizeInUseVolumes": True, **spec.get("storage", {})}
         for r in roles:
             r.setdefault("connectionLimit", -1)
             r.setdefault("inherit", True)
-        obj["status"] = {"instances": 3, "readyInstances": 3, "phase": "Cluster in healthy state", "currentPrimary": meta["name"] + "-1",
+        obj["status"] = {"instances": spec.get("instances", 1), "readyInstances": spec.get("instances", 1), "phase": "Cluster in healthy state", "currentPrimary": meta["name"] + "-1",
                          "managedRolesStatus": {"byStatus": {"reconciled": sorted(r["name"] for r in roles)}}}
     elif kind == "BucketClaim":
         meta["finalizers"] = ["cosi.objectstorage.k8s.io/bucketclaim-protection"]

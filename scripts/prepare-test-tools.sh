@@ -8,8 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-if ! command -v knotd >/dev/null || ! command -v kzonecheck >/dev/null || ! command -v knsupdate >/dev/null; then
+# openssl: the API server harness speaks HTTPS through it and makes the
+# service-account key with it.
+if ! command -v knotd >/dev/null || ! command -v kzonecheck >/dev/null || ! command -v knsupdate >/dev/null || ! command -v openssl >/dev/null; then
   apt-get update -qq
-  apt-get install -y -qq knot knot-dnsutils knot-dnssecutils >/dev/null
+  apt-get install -y -qq knot knot-dnsutils knot-dnssecutils openssl >/dev/null
 fi
 bash scripts/prepare-kube-apiserver.sh >/dev/null

@@ -14,7 +14,7 @@ pub mod live;
 pub mod pipeline;
 pub mod plan;
 pub mod review;
-pub(crate) mod schema;
+pub mod schema;
 pub mod stamp;
 
 /// Helpers shared by unit tests.

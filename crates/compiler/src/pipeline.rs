@@ -349,6 +349,7 @@ fn compile_tenants(
             TenantOutcome::Compiled(t) => {
                 out.timings.cached += usize::from(t.unit.from_cache);
                 tenants.schema_diagnostics.extend(t.schema_errors);
+                out.diagnostics.extend(t.rule_errors);
                 out.diagnostics.extend(t.write_error);
                 tenants.coverage.pieces.extend(t.coverage.pieces);
                 tenants.coverage.apps.extend(t.coverage.apps);
@@ -428,6 +429,8 @@ impl Tail {
             backup::derive::shared_objects(collective, coverage),
             coverage,
         );
+        let namespaces = emit::k8s::shared_namespaces(&shared);
+        shared.extend(namespaces);
         let mut shared_errors = schema_errors(&shared, None);
         if shared_errors.is_empty() {
             if let Err(e) = write_manifests(opts, &shared) {
@@ -469,6 +472,8 @@ struct CompiledUnit {
     /// Whole objects, only with `keep_objects`.
     objects: Vec<DesiredObject>,
     outline: Vec<Outline>,
+    /// What the rules judged on the tenant's whole objects.
+    rule_errors: Vec<Diagnostic>,
     schema_errors: Vec<Diagnostic>,
     write_error: Option<Diagnostic>,
 }
@@ -509,6 +514,7 @@ fn compile_tenant(
         &coverage,
     );
     objects.sort_by_cached_key(DesiredObject::path);
+    let rule_errors = check::run_on_objects(&unit, &objects);
     let schema_errors = schema_errors(&objects, Some(&unit.source_map));
     let write_error = if schema_errors.is_empty() {
         write_manifests(opts, &objects).err()
@@ -524,6 +530,7 @@ fn compile_tenant(
         coverage,
         objects,
         outline,
+        rule_errors,
         schema_errors,
         write_error,
     }))

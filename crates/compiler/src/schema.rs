@@ -11,10 +11,10 @@ include!(concat!(env!("OUT_DIR"), "/schema_files.rs"));
 
 /// A schema violation, without source location (the caller adds it).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Violation {
+pub struct Violation {
     /// JSON pointer into the object, e.g. `/spec/replicas`.
-    pub(crate) path: String,
-    pub(crate) message: String,
+    pub path: String,
+    pub message: String,
 }
 
 type Validators = BTreeMap<String, Result<jsonschema::Validator, String>>;
@@ -58,7 +58,7 @@ pub(crate) fn kind_key(object: &Value) -> String {
 
 /// Validates one object; an unknown kind is itself a violation, so nothing
 /// unchecked is ever written.
-pub(crate) fn validate(object: &Value) -> Vec<Violation> {
+pub fn validate(object: &Value) -> Vec<Violation> {
     let key = kind_key(object);
     match validators().get(&key) {
         None => vec![Violation {

@@ -242,6 +242,8 @@ registry! {
         "Two different app instances derive the same namespace (and database name): tenant `a-b` with app `c` and tenant `a` with app `b-c` both give `a-b-c`. Their objects would overwrite each other. Rename one app's key.";
     DEPENDENCY_CYCLE = "J0830", "dependency cycle",
         "The resources jardin would create need each other in a circle, so none can be created first. The diagnostic lists the whole path, each step pointing at the app it belongs to.";
+    POD_SECURITY = "J0850", "pod refused by Pod Security",
+        "A pod jardin emits, or one an operator will create from a jardin object (k8up's backup, check and prune pods, which get only the Schedule's pod security context), breaks the Pod Security Standards level its namespace enforces (`pod-security.kubernetes.io/enforce`): the API server would refuse it and nothing would run. The message names the object, the container and the field.";
     SCHEMA_VIOLATION = "J0901", "schema violation",
         "An emitted object does not validate against the JSON schema of its kind for the target Kubernetes version. It names the object and the JSON path; nothing is written.";
 }

@@ -139,6 +139,8 @@ pub struct PostgresService {
     pub cluster: String,
     pub namespace: String,
     pub version: u32,
+    pub instances: u32,
+    pub storage: String,
     pub collation: String,
     pub extensions: Vec<String>,
 }
@@ -164,8 +166,8 @@ pub struct Ingress {
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
-pub(crate) struct StorageClasses {
-    pub(crate) rwo: String,
+pub struct StorageClasses {
+    pub rwo: String,
     pub(crate) rwx: Option<String>,
 }
 
@@ -190,7 +192,7 @@ pub struct Cluster {
     pub location: String,
     pub(crate) kubernetes_version: String,
     pub ingress: Ingress,
-    pub(crate) storage_classes: StorageClasses,
+    pub storage_classes: StorageClasses,
     pub capacity: Capacity,
     pub(crate) capabilities: Vec<String>,
     #[serde(default)]

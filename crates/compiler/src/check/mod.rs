@@ -15,6 +15,7 @@ mod ha_single_replica;
 mod host_outside_zone;
 mod incompatible_service;
 mod missing_capability;
+mod pod_security;
 mod quota_exceeded;
 mod references;
 mod rwo_replicas;
@@ -31,6 +32,7 @@ use jardin_core::source::{SourceMap, Span};
 
 use crate::backup::Coverage;
 use crate::dns::derive::Derived;
+use crate::emit::DesiredObject;
 
 pub(crate) use usage::Usage;
 
@@ -68,6 +70,20 @@ pub trait Rule: Sync {
         Stage::Model
     }
     fn check(&self, ctx: &Context<'_>) -> Vec<Diagnostic>;
+    /// What a rule judges on one tenant's whole objects, on the tenant's
+    /// worker, before they are written and dropped (pod specs are not kept
+    /// for the rules across tenants).
+    fn check_objects(&self, _unit: &TenantUnit, _objects: &[DesiredObject]) -> Vec<Diagnostic> {
+        Vec::new()
+    }
+}
+
+/// Runs every rule's [`Rule::check_objects`] on one tenant's objects.
+pub(crate) fn run_on_objects(unit: &TenantUnit, objects: &[DesiredObject]) -> Vec<Diagnostic> {
+    RULES
+        .iter()
+        .flat_map(|r| r.check_objects(unit, objects))
+        .collect()
 }
 
 /// When a rule runs, in order.
@@ -91,6 +107,7 @@ pub static RULES: &[&dyn Rule] = &[
     &rwo_replicas::RwoReplicas,
     &ha_single_replica::HaSingleReplica,
     &singleton_replicas::SingletonReplicas,
+    &pod_security::PodSecurity,
     &quota_exceeded::QuotaExceeded,
     &capacity_exceeded::CapacityExceeded,
     &capacity_node_loss::CapacityNodeLoss,

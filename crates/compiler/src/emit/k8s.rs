@@ -394,14 +394,16 @@ pub(crate) fn tenant_objects(
     out
 }
 
-/// Objects shared by many tenants: the managed roles of each shared
-/// Postgres cluster, applied server-side as a partial `Cluster` so jardin
-/// owns only `spec.managed.roles`.
+/// The objects tenants share: each shared Postgres service as a complete
+/// CloudNativePG `Cluster` (instances, image, storage) whose managed roles
+/// are every app bound to it, on every cluster a compiled tenant runs on,
+/// and a Namespace for every namespace the shared objects live in.
 pub(crate) fn shared_objects(
     collective: &Collective,
     tenants: &[&CompiledTenant],
 ) -> Vec<DesiredObject> {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
+    let clusters: BTreeSet<&str> = tenants.iter().map(|t| t.tenant.cluster.as_str()).collect();
     let mut roles: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
     for t in tenants {
         let cluster = &t.tenant.cluster;
@@ -423,26 +425,62 @@ pub(crate) fn shared_objects(
         }
     }
     let mut out = Vec::new();
-    for ((cluster, pg_name), mut list) in roles {
-        let Some(pg) = collective
-            .clusters
-            .get(&cluster)
-            .and_then(|c| c.services.postgres.get(&pg_name))
-        else {
-            continue;
-        };
-        list.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
-        let mut obj = object(
-            "postgresql.cnpg.io/v1",
-            "Cluster",
-            &pg.cluster,
-            Some(&pg.namespace),
-        );
-        obj["spec"] = json!({"managed": {"roles": list}});
-        let mut l = Map::new();
-        l.insert(MANAGED_BY.into(), json!("jardin"));
-        add_labels(&mut obj, &l);
-        out.push(DesiredObject::new(&cluster, None, None, obj));
+    let mut l = Map::new();
+    l.insert(MANAGED_BY.into(), json!("jardin"));
+    for (cluster, c) in collective
+        .clusters
+        .iter()
+        .filter(|(id, _)| clusters.contains(id.as_str()))
+    {
+        for (pg_name, pg) in &c.services.postgres {
+            let mut list = roles
+                .remove(&(cluster.clone(), pg_name.clone()))
+                .unwrap_or_default();
+            list.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+            let mut obj = object(
+                "postgresql.cnpg.io/v1",
+                "Cluster",
+                &pg.cluster,
+                Some(&pg.namespace),
+            );
+            obj["spec"] = json!({
+                "instances": pg.instances,
+                "imageName": format!("ghcr.io/cloudnative-pg/postgresql:{}", pg.version),
+                "storage": {"size": pg.storage, "storageClass": c.storage_classes.rwo},
+                "managed": {"roles": list},
+            });
+            add_labels(&mut obj, &l);
+            out.push(DesiredObject::new(cluster, None, None, obj));
+        }
     }
     out
+}
+
+/// A Namespace for each namespace the shared objects live in (the
+/// databases', the backups'), enforcing `restricted` like an app's.
+pub(crate) fn shared_namespaces(shared: &[DesiredObject]) -> Vec<DesiredObject> {
+    use std::collections::BTreeSet;
+    let namespaces: BTreeSet<(&str, &str)> = shared
+        .iter()
+        .filter_map(|o| {
+            Some((
+                o.cluster.as_str(),
+                o.value["metadata"]["namespace"].as_str()?,
+            ))
+        })
+        .collect();
+    let mut l = Map::new();
+    l.insert(MANAGED_BY.into(), json!("jardin"));
+    namespaces
+        .into_iter()
+        .map(|(cluster, ns)| {
+            let mut obj = object("v1", "Namespace", ns, None);
+            obj["metadata"]["labels"] = json!({
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/warn": "restricted",
+            });
+            add_labels(&mut obj, &l);
+            DesiredObject::new(cluster, None, None, obj)
+        })
+        .collect()
 }

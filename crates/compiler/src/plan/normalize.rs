@@ -23,10 +23,10 @@ use serde_json::{json, Value};
 use jardin_core::kube::{GENERATE_ANNOTATION, REPLICATE_FROM};
 pub(crate) use jardin_core::model::IgnoreRule;
 
-/// Kinds jardin applies as partial objects next to an operator that owns
-/// the rest (a shared CloudNativePG `Cluster`: jardin owns only
-/// `spec.managed.roles`). Only the fields we set are compared, and such an
-/// object is never deleted by a plan.
+/// Kinds whose spec an operator fills far beyond what jardin sets (a shared
+/// CloudNativePG `Cluster`: its defaults, its status-driven fields). Only
+/// the fields we set are compared, and such an object, which holds every
+/// tenant's database, is never deleted by a plan.
 pub(crate) const PARTIAL_KINDS: &[(&str, &str)] = &[("postgresql.cnpg.io", "Cluster")];
 
 pub(crate) fn is_partial(group: &str, kind: &str) -> bool {

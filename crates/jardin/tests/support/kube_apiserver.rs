@@ -44,13 +44,13 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Where `scripts/prepare-kube-apiserver.sh` caches its build by default.
-pub const DEFAULT_CACHE: &str = "/var/cache/jardin/kube-1.20";
+pub(crate) const DEFAULT_CACHE: &str = "/var/cache/jardin/kube-1.20";
 /// The bearer token of the test cluster's administrator (`system:masters`).
-pub const ADMIN_TOKEN: &str = "jardin-test-admin-token";
+pub(crate) const ADMIN_TOKEN: &str = "jardin-test-admin-token";
 /// How long `start` waits for the cluster to be usable.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 
-pub struct TestCluster {
+pub(crate) struct TestCluster {
     dir: PathBuf,
     /// Started processes, in start order (etcd, kube-apiserver, kube-controller-manager).
     procs: Vec<(&'static str, Child)>,
@@ -206,7 +206,7 @@ impl TestCluster {
     /// until the API is ready and the controller manager has given the
     /// `default` namespace its service account token (so pods can be
     /// created). Panics, with the servers' logs, if that takes over 90 s.
-    pub fn start() -> TestCluster {
+    pub(crate) fn start() -> TestCluster {
         let bins = find_bins();
         let mut last = String::new();
         // A port picked free can be taken by someone else before the
@@ -223,7 +223,7 @@ impl TestCluster {
 
     /// One cluster for the whole test binary, started on first use. It is
     /// never dropped: the guardian process stops it when the binary exits.
-    pub fn shared() -> &'static TestCluster {
+    pub(crate) fn shared() -> &'static TestCluster {
         static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
         CLUSTER.get_or_init(TestCluster::start)
     }
@@ -445,37 +445,37 @@ impl TestCluster {
     }
 
     /// A kubeconfig (token auth, CA-verified HTTPS) for kubectl and kube-rs.
-    pub fn kubeconfig(&self) -> &Path {
+    pub(crate) fn kubeconfig(&self) -> &Path {
         &self.kubeconfig
     }
     /// `https://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("https://127.0.0.1:{}", self.secure_port)
     }
     /// PEM file of the CA that signed the serving certificate.
-    pub fn ca_cert(&self) -> &Path {
+    pub(crate) fn ca_cert(&self) -> &Path {
         &self.ca
     }
-    pub fn token(&self) -> &str {
+    pub(crate) fn token(&self) -> &str {
         ADMIN_TOKEN
     }
-    pub fn etcd_url(&self) -> String {
+    pub(crate) fn etcd_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.etcd_port)
     }
     /// The cluster's directory (logs `<process>.log`, etcd data, pki).
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
     /// From `start()` to the cluster being usable.
-    pub fn startup_time(&self) -> Duration {
+    pub(crate) fn startup_time(&self) -> Duration {
         self.startup
     }
     /// PIDs of the server processes, in start order.
-    pub fn pids(&self) -> Vec<(&'static str, u32)> {
+    pub(crate) fn pids(&self) -> Vec<(&'static str, u32)> {
         self.procs.iter().map(|(n, c)| (*n, c.id())).collect()
     }
     /// Resident memory of each server process, in KiB (from /proc).
-    pub fn memory_kib(&self) -> Vec<(&'static str, u64)> {
+    pub(crate) fn memory_kib(&self) -> Vec<(&'static str, u64)> {
         self.procs
             .iter()
             .map(|(n, c)| {
