@@ -108,3 +108,35 @@ fn only_the_network_crate_opens_sockets() {
         }
     }
 }
+
+/// What differs per app is declared in its catalog entry: no catalog app's
+/// id appears in the compiler's code (its tests aside).
+#[test]
+fn no_app_name_in_the_compiler() {
+    let catalog = crates_dir().join("../catalog");
+    let apps: Vec<String> = std::fs::read_dir(&catalog)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            e.path()
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .filter(|name| name != "index")
+        .collect();
+    assert!(apps.len() >= 3, "{apps:?}");
+    for krate in ["core", "eval", "compiler", "net"] {
+        let mut files = Vec::new();
+        sources(krate, &mut files);
+        for (path, text) in files {
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for app in &apps {
+                assert!(
+                    !code.contains(&format!("\"{app}\"")),
+                    "{} names the app \"{app}\": declare what differs in catalog/{app}.ncl",
+                    path.display()
+                );
+            }
+        }
+    }
+}
