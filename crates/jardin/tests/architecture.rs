@@ -140,3 +140,59 @@ fn no_app_name_in_the_compiler() {
         }
     }
 }
+
+/// The compiler's modules import each other without a circle: each can be
+/// read, and changed, knowing only the modules below it.
+#[test]
+fn the_compiler_modules_import_no_circle() {
+    use std::collections::BTreeMap;
+    let mut files = Vec::new();
+    sources("compiler", &mut files);
+    let src = crates_dir().join("compiler/src");
+    let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (path, text) in files {
+        let rel = path
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let module = rel.split(['/', '.']).next().unwrap().to_string();
+        if module == "lib" {
+            continue;
+        }
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let entry = uses.entry(module.clone()).or_default();
+        for part in code.split("crate::").skip(1) {
+            let used: String = part
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            if !used.is_empty() && used != module {
+                entry.insert(used);
+            }
+        }
+    }
+    // Depth-first search for a path back to the start.
+    fn reaches(
+        uses: &BTreeMap<String, BTreeSet<String>>,
+        from: &str,
+        to: &str,
+        seen: &mut BTreeSet<String>,
+    ) -> bool {
+        for next in uses.get(from).into_iter().flatten() {
+            if next == to || (seen.insert(next.clone()) && reaches(uses, next, to, seen)) {
+                return true;
+            }
+        }
+        false
+    }
+    for (module, used) in &uses {
+        for other in used {
+            assert!(
+                !reaches(&uses, other, module, &mut BTreeSet::new()),
+                "{module} imports {other}, which imports {module} back: move what they share below both"
+            );
+        }
+    }
+    assert!(uses.len() >= 10, "{uses:?}");
+}
