@@ -30,8 +30,8 @@ fn which(bin: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// A tool the tests need; its absence fails the test, never passes it
-/// it, so a machine without Knot never reports the DNS tests as passed.
+/// A tool the tests need: its absence fails the test, so a machine without
+/// Knot never reports the DNS tests as passed.
 fn required(bin: &str) -> PathBuf {
     which(bin).unwrap_or_else(|| {
         panic!("{bin} is missing from this machine: run `bash scripts/prepare-test-tools.sh` (packages knot, knot-dnsutils, knot-dnssecutils)")
