@@ -62,6 +62,7 @@ fn secret_env_name(name: &str) -> bool {
     [
         "PASSWORD",
         "PASSWD",
+        "PWD",
         "SECRET",
         "TOKEN",
         "PRIVATE_KEY",
@@ -70,6 +71,23 @@ fn secret_env_name(name: &str) -> bool {
     ]
     .iter()
     .any(|w| n.contains(w))
+        // A word of its own, not part of another (`XMPP_AUTH_DOMAIN` names
+        // a domain; `BASIC_AUTH`, `AUTH_KEY` and `SMTP_PASS` hold secrets).
+        || ["PASS", "AUTH"]
+            .iter()
+            .any(|w| n == *w || n.ends_with(&format!("_{w}")) || n.starts_with(&format!("{w}_")))
+}
+
+/// A URL that carries credentials (`scheme://user:password@host`), whatever
+/// its variable's name: a database or queue URL.
+fn url_with_credentials(value: &str) -> bool {
+    let Some((_, rest)) = value.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 /// Takes every secret field out of `value`. A Secret's `stringData` is
@@ -122,8 +140,10 @@ fn seal_env(value: &mut Value, secrets: &mut Vec<SecretValue>) {
                 match v {
                     Value::Array(items) if k == "env" => {
                         for item in items.iter_mut() {
-                            let secret = item["name"].as_str().is_some_and(secret_env_name)
-                                && item.get("value").is_some_and(Value::is_string);
+                            let value = item.get("value").and_then(Value::as_str);
+                            let secret = value.is_some()
+                                && (item["name"].as_str().is_some_and(secret_env_name)
+                                    || value.is_some_and(url_with_credentials));
                             if secret {
                                 let s = item["value"].as_str().unwrap_or_default().to_string();
                                 item["value"] = placeholder(secrets.len());
@@ -250,5 +270,31 @@ mod tests {
         );
         assert!(!s.value.to_string().contains("hunter2"));
         assert_eq!(s.secrets.len(), 1);
+    }
+
+    #[test]
+    fn more_secret_names_and_urls_with_credentials_are_sealed() {
+        let env = json!([
+            {"name": "SMTP_PASS", "value": "p1"},
+            {"name": "DB_PWD", "value": "p2"},
+            {"name": "AUTH_KEY", "value": "p3"},
+            {"name": "BASIC_AUTH", "value": "p4"},
+            {"name": "DATABASE_URL", "value": "postgres://app:p5@db:5432/app"},
+            {"name": "CACHE", "value": "redis://:p6@redis:6379"},
+            {"name": "PUBLIC_URL", "value": "https://pad.example.org/a@b"},
+            {"name": "PASSENGER_MODE", "value": "on"},
+            {"name": "XMPP_AUTH_DOMAIN", "value": "auth.meet.jitsi"},
+        ]);
+        let s = seal(json!({"kind": "Deployment", "spec": {"containers": [{"env": env}]}}));
+        let text = s.value.to_string();
+        for secret in ["p1", "p2", "p3", "p4", "p5", "p6"] {
+            assert!(
+                !text.contains(&format!("\"{secret}\"")) && !text.contains(&format!(":{secret}@")),
+                "{secret} printed: {text}"
+            );
+        }
+        assert_eq!(s.secrets.len(), 6);
+        assert!(text.contains("https://pad.example.org/a@b") && text.contains("\"on\""));
+        assert!(text.contains("auth.meet.jitsi"), "{text}");
     }
 }
