@@ -153,9 +153,12 @@ fn typed<T: DeserializeOwned>(e: &mut Evaluated, what: &str) -> Result<T, Diagno
 }
 
 /// The tenant files of a config root, sorted by name.
+/// A root without `tenants/` has none yet; a `tenants` that is there but
+/// cannot be read (a dangling link, a file) is an error, never an empty
+/// collective: a plan would then propose deleting every tenant.
 pub fn tenant_files(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
     let dir = root.join("tenants");
-    if !dir.exists() {
+    if std::fs::symlink_metadata(&dir).is_err() {
         return Ok(Vec::new());
     }
     let entries = std::fs::read_dir(&dir).map_err(|e| {
@@ -163,6 +166,7 @@ pub fn tenant_files(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
             code::CANNOT_READ,
             format!("cannot read {}: {e}", dir.display()),
         )
+        .with_help("`tenants` must be a directory of tenant files (a link to one is fine)")
     })?;
     let mut files: Vec<PathBuf> = entries
         .flatten()

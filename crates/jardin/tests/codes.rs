@@ -145,7 +145,8 @@ fn saved_dns_plan(dir: &Path, root: &Path, snapshot: &Path, exit: i32) -> PathBu
 }
 
 /// J0005: a config root that does not exist, one without jardin.ncl, a
-/// `tenants` that is not a directory, a tenant file that is not a file.
+/// `tenants` that is not a directory or a dangling link, a tenant file that
+/// is not a file.
 #[test]
 fn unreadable_config_files_are_j0005() {
     let tmp = tempfile::tempdir().unwrap();
@@ -175,6 +176,16 @@ fn unreadable_config_files_are_j0005() {
     let root = minimal(t, "tenants-is-a-file");
     std::fs::remove_dir_all(root.join("tenants")).unwrap();
     std::fs::write(root.join("tenants"), "").unwrap();
+    let r = run(t, &["check", s(&root)]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.codes(), [code::CANNOT_READ.id()], "{}", r.stderr);
+    assert!(r.message().0.contains("tenants"), "{}", r.stderr);
+
+    // A dangling `tenants` link is an error, never an empty collective
+    // (a plan would propose deleting every tenant).
+    let root = minimal(t, "tenants-dangling");
+    std::fs::remove_dir_all(root.join("tenants")).unwrap();
+    std::os::unix::fs::symlink(t.join("gone"), root.join("tenants")).unwrap();
     let r = run(t, &["check", s(&root)]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(r.codes(), [code::CANNOT_READ.id()], "{}", r.stderr);
