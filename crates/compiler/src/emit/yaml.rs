@@ -1,5 +1,9 @@
-//! YAML for manifests, fast: block style, sorted keys, byte for byte what
-//! `yaml_serde` writes for the same value.
+//! YAML for manifests, fast: block style, sorted keys, what `yaml_serde`
+//! writes for the same value, except that a string YAML 1.1 would read as
+//! something else is quoted. kubectl and most tools around Kubernetes read
+//! YAML 1.1, where `yes`, `no`, `on`, `off`, `y`, `n` are booleans and
+//! `1_000` or `12:30` are numbers; `yaml_serde` writes YAML 1.2, where they
+//! are strings, and leaves them plain.
 //!
 //! Writing manifests with `yaml_serde` alone took a third of a cached
 //! build: its emitter asks the YAML parser, scalar by scalar, whether a
@@ -23,9 +27,88 @@ pub(crate) fn to_string(value: &Value) -> String {
     };
     if written {
         out
+    } else if holds_yaml11_ambiguous(value) {
+        // `yaml_serde` would leave those strings plain: write every string
+        // it would have laid out (several lines) as a JSON string instead,
+        // which YAML reads back as the same string.
+        let mut out = String::with_capacity(2048);
+        match value {
+            Value::Object(m) if !m.is_empty() => {
+                let _ = mapping_with(m, 0, &mut out, true);
+                out
+            }
+            _ => serde_json::to_string(value).unwrap_or_default() + "\n",
+        }
     } else {
         by_yaml_serde(value)
     }
+}
+
+/// True when a string anywhere in `value` is one YAML 1.1 reads as other
+/// than a string, written plain.
+fn holds_yaml11_ambiguous(value: &Value) -> bool {
+    match value {
+        Value::String(s) => yaml11_ambiguous(s),
+        Value::Array(a) => a.iter().any(holds_yaml11_ambiguous),
+        Value::Object(m) => m
+            .iter()
+            .any(|(k, v)| yaml11_ambiguous(k) || holds_yaml11_ambiguous(v)),
+        _ => false,
+    }
+}
+
+/// A plain scalar YAML 1.1 (and kubectl's parser) reads as a boolean, a
+/// null or a number: its boolean and null words in any case, decimal
+/// numbers with `_` between digits (`1_000`), numbers in base 2, 8, 16 or
+/// 60 (`0b101`, `0o17`, `0x1F`, `12:30`), and infinities and NaN.
+fn yaml11_ambiguous(s: &str) -> bool {
+    const WORDS: [&str; 13] = [
+        "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", ".inf", "-.inf", ".nan",
+    ];
+    if WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) || s.eq_ignore_ascii_case("+.inf") {
+        return true;
+    }
+    let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let digits = |t: &str, radix: u32| {
+        !t.is_empty()
+            && t.chars().all(|c| c == '_' || c.is_digit(radix))
+            && t.chars().any(|c| c != '_')
+    };
+    if let Some(rest) = unsigned
+        .strip_prefix("0x")
+        .or_else(|| unsigned.strip_prefix("0X"))
+    {
+        return digits(rest, 16);
+    }
+    if let Some(rest) = unsigned
+        .strip_prefix("0b")
+        .or_else(|| unsigned.strip_prefix("0B"))
+    {
+        return digits(rest, 2);
+    }
+    if let Some(rest) = unsigned
+        .strip_prefix("0o")
+        .or_else(|| unsigned.strip_prefix("0O"))
+    {
+        return digits(rest, 8);
+    }
+    // Base 60: 1:30, 190:20:30 (each part after the first below 60).
+    if let Some((head, tail)) = unsigned.split_once(':') {
+        return digits(head, 10)
+            && tail
+                .split(':')
+                .all(|p| p.len() <= 2 && digits(p, 10) && p.parse::<u32>().is_ok_and(|n| n < 60));
+    }
+    // Decimal: digits, at most one point, an optional exponent.
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], Some(&unsigned[at + 1..])),
+        None => (unsigned, None),
+    };
+    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e), 10));
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let number = (digits(whole, 10) && (fraction.is_empty() || digits(fraction, 10)))
+        || (whole.is_empty() && digits(fraction, 10));
+    number && exponent_ok
 }
 
 fn by_yaml_serde(value: &Value) -> String {
@@ -41,27 +124,34 @@ fn indent(n: usize, out: &mut String) {
 /// Block mapping entries at `col`; the first line's indentation is the
 /// caller's.
 fn mapping(m: &Map<String, Value>, col: usize, out: &mut String) -> Option<()> {
+    mapping_with(m, col, out, false)
+}
+
+/// [`mapping`]; with `json`, what the block writer cannot lay out (a string
+/// of several lines, a float, a nested sequence) is written as JSON, which
+/// YAML reads as it is, instead of giving up.
+fn mapping_with(m: &Map<String, Value>, col: usize, out: &mut String, json: bool) -> Option<()> {
     for (i, (k, v)) in m.iter().enumerate() {
         if i > 0 {
             indent(col, out);
         }
-        out.push_str(&scalar(k)?);
+        out.push_str(&scalar(k, json)?);
         out.push(':');
         match v {
             Value::Object(c) if !c.is_empty() => {
                 out.push('\n');
                 indent(col + 2, out);
-                mapping(c, col + 2, out)?;
+                mapping_with(c, col + 2, out, json)?;
             }
             // A sequence under a key is not indented further.
             Value::Array(a) if !a.is_empty() => {
                 out.push('\n');
                 indent(col, out);
-                sequence(a, col, out)?;
+                sequence(a, col, out, json)?;
             }
             _ => {
                 out.push(' ');
-                leaf(v, out)?;
+                leaf(v, out, json)?;
                 out.push('\n');
             }
         }
@@ -71,18 +161,25 @@ fn mapping(m: &Map<String, Value>, col: usize, out: &mut String) -> Option<()> {
 
 /// Block sequence items at `col`; the first dash's indentation is the
 /// caller's.
-fn sequence(a: &[Value], col: usize, out: &mut String) -> Option<()> {
+fn sequence(a: &[Value], col: usize, out: &mut String, json: bool) -> Option<()> {
     for (i, v) in a.iter().enumerate() {
         if i > 0 {
             indent(col, out);
         }
         out.push_str("- ");
         match v {
-            Value::Object(c) if !c.is_empty() => mapping(c, col + 2, out)?,
-            // Nested sequences do not occur in manifests: leave them to yaml_serde.
-            Value::Array(c) if !c.is_empty() => return None,
+            Value::Object(c) if !c.is_empty() => mapping_with(c, col + 2, out, json)?,
+            // Nested sequences do not occur in manifests: leave them to
+            // yaml_serde, or write them as JSON.
+            Value::Array(c) if !c.is_empty() => {
+                if !json {
+                    return None;
+                }
+                out.push_str(&serde_json::to_string(v).ok()?);
+                out.push('\n');
+            }
             _ => {
-                leaf(v, out)?;
+                leaf(v, out, json)?;
                 out.push('\n');
             }
         }
@@ -91,15 +188,18 @@ fn sequence(a: &[Value], col: usize, out: &mut String) -> Option<()> {
 }
 
 /// A scalar or an empty collection.
-fn leaf(v: &Value, out: &mut String) -> Option<()> {
+fn leaf(v: &Value, out: &mut String, json: bool) -> Option<()> {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) if n.is_i64() || n.is_u64() => {
             let _ = write!(out, "{n}");
         }
+        Value::Number(n) if json => {
+            let _ = write!(out, "{n}");
+        }
         Value::Number(_) => return None,
-        Value::String(s) => out.push_str(&scalar(s)?),
+        Value::String(s) => out.push_str(&scalar(s, json)?),
         Value::Array(_) => out.push_str("[]"),
         Value::Object(_) => out.push_str("{}"),
     }
@@ -140,19 +240,34 @@ fn plain_beyond_doubt(s: &str) -> bool {
 /// `yaml_serde` writes it alone, if that fits on one line as a plain or
 /// single-quoted scalar. `None` when it does not (the whole object then
 /// goes to `yaml_serde`).
-fn scalar(s: &str) -> Option<std::borrow::Cow<'_, str>> {
+fn scalar(s: &str, json: bool) -> Option<std::borrow::Cow<'_, str>> {
     if plain_beyond_doubt(s) {
         return Some(s.into());
     }
+    let as_json = || serde_json::to_string(s).ok().map(Into::into);
     if s.is_empty() || s.chars().any(|c| c.is_control()) {
-        return None;
+        return if json { as_json() } else { None };
     }
-    let alone = yaml_serde::to_string(&Value::String(s.to_string())).ok()?;
-    let line = alone.strip_suffix('\n')?;
+    let Some(line) = yaml_serde::to_string(&Value::String(s.to_string()))
+        .ok()
+        .and_then(|alone| alone.strip_suffix('\n').map(str::to_string))
+    else {
+        return if json { as_json() } else { None };
+    };
     let single = line.starts_with('\'') && line.ends_with('\'') && line.len() >= 2;
     // A plain scalar comes back as the string itself.
     let plain = line == s;
-    (single || plain).then(|| line.to_string().into())
+    if plain && yaml11_ambiguous(s) {
+        // Plain, it has no quote of its own.
+        return Some(format!("'{s}'").into());
+    }
+    if single || plain {
+        Some(line.into())
+    } else if json {
+        as_json()
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -160,8 +275,85 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Our YAML reads back as the value; it is `yaml_serde`'s, but where a
+    /// string YAML 1.1 reads otherwise stands plain there: quoted here.
     fn same(v: &Value) {
-        assert_eq!(to_string(v), by_yaml_serde(v), "for {v}");
+        let ours = to_string(v);
+        let back: Value = yaml_serde::from_str(&ours).unwrap_or_else(|e| panic!("{e}: {ours}"));
+        assert_eq!(&back, v, "{ours}");
+        if !holds_yaml11_ambiguous(v) {
+            assert_eq!(ours, by_yaml_serde(v), "for {v}");
+            return;
+        }
+        // No string YAML 1.1 reads otherwise stands plain: as a whole key or
+        // value on a line (numbers of the value may, as numbers).
+        let mut strings = Vec::new();
+        let mut numbers = Vec::new();
+        collect(v, &mut strings, &mut numbers);
+        for line in ours.lines() {
+            let item = line.trim_start().trim_start_matches("- ");
+            let (key, value) = item.split_once(": ").unwrap_or(("", item));
+            let key = key.strip_suffix(':').unwrap_or(key);
+            for part in [key, value, item.strip_suffix(':').unwrap_or("")] {
+                let plain_string =
+                    strings.iter().any(|s| s == part) && !numbers.iter().any(|n| n == part);
+                assert!(
+                    !(plain_string && yaml11_ambiguous(part)),
+                    "plain {line:?} in {ours}"
+                );
+            }
+        }
+    }
+
+    fn collect(v: &Value, strings: &mut Vec<String>, numbers: &mut Vec<String>) {
+        match v {
+            Value::String(s) => strings.push(s.clone()),
+            Value::Number(n) => numbers.push(n.to_string()),
+            Value::Array(a) => a.iter().for_each(|x| collect(x, strings, numbers)),
+            Value::Object(m) => {
+                for (k, x) in m {
+                    strings.push(k.clone());
+                    collect(x, strings, numbers);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn only_what_yaml11_reads_otherwise_is_ambiguous() {
+        for s in [
+            "yes", "Off", "1_000", "12:30", "1", "-1.5", ".5", "1e3", "0x1F", "0o17", "0b1",
+            ".NaN", "-.inf",
+        ] {
+            assert!(yaml11_ambiguous(s), "{s}");
+        }
+        for s in [
+            "1.10.3", "7d", "100m", "512Mi", "v1", "12:60", "1:2:3x", "0x", "e3", "yess", "", "-",
+            ".",
+        ] {
+            assert!(!yaml11_ambiguous(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn yaml11_booleans_and_numbers_are_quoted() {
+        for word in [
+            "yes", "No", "on", "OFF", "y", "N", "1_000", "12:30", "~", "0b101", "+.INF",
+        ] {
+            let v = json!({ "k": word, word: [word] });
+            same(&v);
+            assert!(
+                to_string(&v).contains(&format!("k: '{word}'")),
+                "{}",
+                to_string(&v)
+            );
+        }
+        // In an object with a string of several lines (which yaml_serde
+        // would lay out on its own), too.
+        let v = json!({"data": {"conf": "a\nb\n", "flag": "on"}, "n": 0.5, "m": [[1, 2]]});
+        same(&v);
+        assert!(to_string(&v).contains("flag: 'on'"));
     }
 
     #[test]
