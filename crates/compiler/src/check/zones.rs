@@ -331,17 +331,19 @@ fn invalid_records(derived: &Derived, src: &Context<'_>) -> Vec<Diagnostic> {
         .map(|r| {
             Diagnostic::error(
                 code::INVALID_RECORD,
+                // Escaped: a name or value from the config is printed as
+                // one line, whatever it holds.
                 format!(
                     "invalid {} record {} in zone {}: {}",
-                    r.rtype,
-                    r.name.trim_end_matches('.'),
+                    r.rtype.escape_debug(),
+                    r.name.trim_end_matches('.').escape_debug(),
                     r.zone.trim_end_matches('.'),
                     r.reason
                 ),
             )
             .with_span(
                 span(src, &r.origin).as_ref(),
-                format!("{} {}", r.rtype, r.value),
+                format!("{} {}", r.rtype.escape_debug(), r.value.escape_debug()),
             )
             .with_help(
                 "write the data as in a zone file; names in it must be absolute (end with a dot)",

@@ -133,7 +133,7 @@ impl Builder {
         let Some(zone) = self.zones.get_mut(&apex) else {
             return;
         };
-        match canonical_data(rtype, data) {
+        match valid_owner_name(&name).and_then(|()| canonical_data(rtype, data)) {
             Ok(data) => zone.records.push(OwnedRr {
                 rr: Rr {
                     name,
@@ -154,6 +154,34 @@ impl Builder {
             }),
         }
     }
+}
+
+/// A record's owner name, absolute: labels of 1 to 63 letters, digits, `-`
+/// or `_` (a `*` alone first), at most 253 characters. Anything else (a
+/// newline would write another record into the zone file) is refused
+/// before the name reaches a zone file or a DNS message.
+fn valid_owner_name(name: &str) -> Result<(), String> {
+    let printable: String = name.escape_debug().take(80).collect();
+    let bare = name.strip_suffix('.').unwrap_or(name);
+    if bare.is_empty() || bare.len() > 253 {
+        return Err(format!(
+            "the name \"{printable}\" is not 1 to 253 characters long"
+        ));
+    }
+    for (i, label) in bare.split('.').enumerate() {
+        let ok = (i == 0 && label == "*")
+            || (!label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        if !ok {
+            return Err(format!(
+                "the name \"{printable}\" is not a domain name (labels of letters, digits, '-' and '_')"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn zone_records(b: &mut Builder, apex: &str, z: &Zone, c: &Collective, contact_domain: &str) {
@@ -497,6 +525,25 @@ mod tests {
             .filter(|r| r.rr.name == name && r.rr.rtype == t)
             .map(|r| r.rr.data.as_str())
             .collect()
+    }
+
+    #[test]
+    fn record_names_that_are_not_domain_names_are_refused() {
+        assert!(valid_owner_name("www.example.org.").is_ok());
+        assert!(valid_owner_name("*.example.org.").is_ok());
+        assert!(valid_owner_name("_dmarc.example.org.").is_ok());
+        for bad in [
+            "www\nevil IN NS attacker.example.\nx.example.org.",
+            "a b.example.org.",
+            "a..example.org.",
+            "a.*.example.org.",
+            "",
+        ] {
+            assert!(valid_owner_name(bad).is_err(), "{bad:?}");
+        }
+        let long = format!("{}.example.org.", "a".repeat(65_536));
+        let err = valid_owner_name(&long).unwrap_err();
+        assert!(err.len() < 200, "{err}");
     }
 
     #[test]

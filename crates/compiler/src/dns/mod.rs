@@ -138,7 +138,19 @@ pub(crate) fn canonical_data(rtype: &str, data: &str) -> Result<String, String> 
         return Err(format!("record type {rtype} cannot be written in a zone"));
     }
     let rdata = RData::try_from_str(t, data).map_err(|e| format!("{e}"))?;
-    Ok(present(&rdata))
+    // What is written must read back as the same record: the library's
+    // presentation of some types (CAA) does not escape what it prints, and
+    // a quote or a `;` in a value would end it, or start a comment.
+    let text = present(&rdata);
+    // Only these characters can make a presentation read back otherwise
+    // (most records have none: reading them again would cost for nothing).
+    if !text.contains(['"', '\\', ';', '(', ')']) && !text.chars().any(char::is_control) {
+        return Ok(text);
+    }
+    match RData::try_from_str(t, &text) {
+        Ok(back) if back == rdata => Ok(text),
+        _ => Err("its data cannot be written in a zone file as it is (a quote, a `;` or a control character)".into()),
+    }
 }
 
 /// Presentation format of record data: hickory's `Display`, except TXT,
@@ -207,6 +219,15 @@ pub(crate) fn files(derived: &derive::Derived) -> Vec<(String, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Data whose presentation would not read back (a CAA value holding a
+    /// quote and a `;`) is refused rather than written.
+    #[test]
+    fn data_that_would_not_read_back_is_refused() {
+        assert!(canonical_data("CAA", "0 issue \"letsencrypt.org\"").is_ok());
+        assert!(canonical_data("CAA", "0 issue \"le.org\\\" ; x\"").is_err());
+        assert!(canonical_data("TXT", "\"a \\\" b ; c\"").is_ok());
+    }
 
     /// User record data and snapshots never panic the parsers.
     #[test]
