@@ -182,3 +182,51 @@ fn a_value_that_cannot_be_exported_is_located() {
         "{d:?}"
     );
 }
+
+/// Ordinary mistakes in numbers (a negative count, a fraction, a port out
+/// of range) are the user's, located at their line (J0002), never J0007,
+/// which says jardin's stdlib and model disagree.
+#[test]
+fn wrong_numbers_are_located_user_errors() {
+    let minimal = repo().join("examples/minimal");
+    let collective = std::fs::read_to_string(minimal.join("jardin.ncl")).unwrap();
+    let tenant = std::fs::read_to_string(minimal.join("tenants/les-amis.ncl")).unwrap();
+    let pad = "pad = { app = \"hedgedoc\", host = \"pad.petit-jardin.org\"";
+    let mistakes: [(&str, String, String); 4] = [
+        ("replicas = -1", collective.clone(), tenant.replacen(pad, &format!("{pad}, replicas = -1"), 1)),
+        ("replicas = 1.5", collective.clone(), tenant.replacen(pad, &format!("{pad}, replicas = 1.5"), 1)),
+        (
+            "ttl = -300",
+            format!("({collective}) & {{ zones.\"petit-jardin.org\".ttl | force = -300 }}"),
+            tenant.clone(),
+        ),
+        (
+            "deletion_budget.percent = 150",
+            format!("({collective}) & {{ zones.\"petit-jardin.org\".deletion_budget.percent | force = 150 }}"),
+            tenant.clone(),
+        ),
+    ];
+    for (what, c, t) in mistakes {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join("tenants")).unwrap();
+        std::fs::write(root.join("jardin.ncl"), c).unwrap();
+        std::fs::write(root.join("tenants/les-amis.ncl"), t).unwrap();
+        let compilation = compile(&Options {
+            root: root.to_path_buf(),
+            ..Default::default()
+        });
+        let d = compilation
+            .diagnostics
+            .first()
+            .unwrap_or_else(|| panic!("{what}: no diagnostic"));
+        assert_eq!(
+            d.code,
+            code::CONTRACT_VIOLATION,
+            "{what}: {} {}",
+            d.code,
+            d.message
+        );
+        assert!(!d.labels.is_empty(), "{what}: not located: {}", d.message);
+    }
+}
