@@ -27,6 +27,40 @@ pub(crate) mod test_support {
     use crate::plan::diff::{FieldChange, Op};
     use crate::plan::{Action, Change, Counts, ObjectId, Plan};
 
+    /// A small collective, as the JSON the stdlib would give: plan `small`,
+    /// cluster `k` (paris, no capability), backup target `offsite` (lyon).
+    /// Tests change the fields they are about.
+    pub(crate) fn collective_json() -> serde_json::Value {
+        json!({
+            "name": "c", "contact": "a@b.org", "catalog_version": "1",
+            "defaults": {"plan": "small", "backup": {
+                "target": "offsite", "schedule": "nightly", "verify_schedule": "weekly",
+                "retention": {"daily": 14, "weekly": 10, "monthly": 12}, "pitr_days": 7,
+                "window": {"start_hour": 1, "hours": 4},
+                "encryption_key": {"ref": {"name": "repo", "key": "pw"}},
+            }},
+            "plans": {"small": {
+                "description": "", "default_size": "s", "sizes": {}, "ha": false,
+                "quotas": {"cpu": "1", "memory": "1Gi", "storage": "1Gi", "buckets": 1, "max_apps": 1},
+                "backup": {"minimum_retention": {"daily": 7, "weekly": 4, "monthly": 3}, "minimum_pitr_days": 1},
+            }},
+            "clusters": {"k": {
+                "location": "paris", "kubernetes_version": "1.33",
+                "ingress": {"class": "nginx", "ipv4": [], "ipv6": [], "hostname": "i.example.org", "cluster_issuer": "le", "namespace": "ingress-nginx"},
+                "storage_classes": {"rwo": "rbd"},
+                "capacity": {"cpu": "1", "memory": "1Gi", "storage": "1Gi", "nodes": 1},
+                "capabilities": [],
+            }},
+            "backup_targets": {"offsite": {
+                "endpoint": "https://s3.lyon.example.net", "bucket": "b", "prefix": "", "region": "r",
+                "location": "lyon", "credentials": {"ref": {"name": "s3", "key": "k"}},
+                "credential_keys": {"access_key_id": "id", "secret_access_key": "secret"},
+            }},
+            "smtp_relays": {}, "zones": {},
+            "zone_defaults": zone_settings_json(3600),
+        })
+    }
+
     /// A zone's settings as the stdlib's defaults give them, with `ttl`.
     pub(crate) fn zone_settings(ttl: u32) -> jardin_core::model::Zone {
         serde_json::from_value(zone_settings_json(ttl)).unwrap()

@@ -475,6 +475,18 @@ fn dns_zone_without_live_source_is_j0424() {
     assert!(help.contains("--snapshot"), "{help}");
 }
 
+/// A DNS plan saved against an empty snapshot, then edited by `edit`, as
+/// someone could between review and apply.
+fn edited_dns_plan(t: &Path, root: &Path, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let empty = t.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let plan = saved_dns_plan(t, root, &empty, 2);
+    let mut saved: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    edit(&mut saved);
+    std::fs::write(&plan, saved.to_string()).unwrap();
+    plan
+}
+
 /// J0432: a saved plan (edited since) holds a record the wire format
 /// refuses; it is found before anything is sent (the server is a closed
 /// port, which would give J0421).
@@ -483,15 +495,12 @@ fn dns_update_that_cannot_be_encoded_is_j0432() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let root = dns_root(t, &closed_port());
-    let empty = t.join("empty");
-    std::fs::create_dir_all(&empty).unwrap();
-    let plan = saved_dns_plan(t, &root, &empty, 2);
-    let mut saved: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
-    let record = &mut saved["zones"][0]["changes"][0]["after"][0];
-    assert!(record.is_object(), "{saved}");
-    record["type"] = "A".into();
-    record["data"] = "192.0.2.300".into();
-    std::fs::write(&plan, saved.to_string()).unwrap();
+    let plan = edited_dns_plan(t, &root, |saved| {
+        let record = &mut saved["zones"][0]["changes"][0]["after"][0];
+        assert!(record.is_object(), "{record}");
+        record["type"] = "A".into();
+        record["data"] = "192.0.2.300".into();
+    });
 
     let r = run(t, &["dns", "apply", s(&root), "--plan", s(&plan)]);
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -515,12 +524,9 @@ fn dns_plan_for_other_zones_is_j0422() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let root = dns_root(t, &closed_port());
-    let empty = t.join("empty");
-    std::fs::create_dir_all(&empty).unwrap();
-    let plan = saved_dns_plan(t, &root, &empty, 2);
-    let mut saved: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
-    saved["zones"][0]["zone"] = "elsewhere.org".into();
-    std::fs::write(&plan, saved.to_string()).unwrap();
+    let plan = edited_dns_plan(t, &root, |saved| {
+        saved["zones"][0]["zone"] = "elsewhere.org".into();
+    });
 
     let r = run(t, &["dns", "apply", s(&root), "--plan", s(&plan)]);
     assert_eq!(r.code, 1, "{}", r.stderr);

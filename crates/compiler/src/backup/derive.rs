@@ -555,24 +555,13 @@ mod tests {
     use jardin_core::model::BackupPolicy;
 
     fn collective(key: Value) -> Collective {
-        serde_json::from_value(json!({
-            "name": "c", "contact": "a@b.org", "catalog_version": "1",
-            "defaults": {"plan": "small", "backup": {
-                "target": "offsite", "schedule": "nightly", "verify_schedule": "weekly",
-                "retention": {"daily": 14, "weekly": 10, "monthly": 12}, "pitr_days": 7,
-                "window": {"start_hour": 1, "hours": 4}, "encryption_key": key,
-            }},
-            "plans": {},
-            "clusters": {},
-            "backup_targets": {"offsite": {
-                "endpoint": "https://s3.example.net", "bucket": "b", "prefix": "", "region": "r",
-                "location": "elsewhere", "credentials": {"ref": {"name": "s3", "key": "k"}},
-                "credential_keys": {"access_key_id": "id", "secret_access_key": "secret"},
-            }},
-            "smtp_relays": {}, "zones": {},
-            "zone_defaults": crate::test_support::zone_settings_json(3600),
-        }))
-        .unwrap()
+        let mut v = crate::test_support::collective_json();
+        v["defaults"]["backup"]["encryption_key"] = key;
+        v["plans"] = json!({});
+        v["clusters"] = json!({});
+        v["backup_targets"]["offsite"]["endpoint"] = json!("https://s3.example.net");
+        v["backup_targets"]["offsite"]["location"] = json!("elsewhere");
+        serde_json::from_value(v).unwrap()
     }
 
     fn piece(c: &Collective, name: &str, kind: Kind, method: Method) -> Piece {

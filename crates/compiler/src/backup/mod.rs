@@ -495,24 +495,21 @@ mod tests {
     use jardin_core::model::PartialRetention;
 
     fn collective(with_default: bool) -> Collective {
-        let mut v = serde_json::json!({
-            "name": "c", "contact": "a@b.org", "catalog_version": "1",
-            "defaults": {"plan": "small"},
-            "plans": {"small": {
-                "description": "", "default_size": "s", "sizes": {}, "ha": false,
-                "quotas": {"cpu": "1", "memory": "1Gi", "storage": "1Gi", "buckets": 1, "max_apps": 1},
-                "backup": {"minimum_retention": {"daily": 7, "weekly": 4, "monthly": 3},
-                           "minimum_pitr_days": 1, "retention": {"daily": 20}, "pitr_days": 3}
-            }},
-            "clusters": {}, "backup_targets": {}, "smtp_relays": {}, "zones": {},
-            "zone_defaults": crate::test_support::zone_settings_json(3600),
+        let mut v = crate::test_support::collective_json();
+        v["plans"]["small"]["backup"] = serde_json::json!({
+            "minimum_retention": {"daily": 7, "weekly": 4, "monthly": 3},
+            "minimum_pitr_days": 1, "retention": {"daily": 20}, "pitr_days": 3,
         });
+        v["clusters"] = serde_json::json!({});
+        v["backup_targets"] = serde_json::json!({});
         if with_default {
             v["defaults"]["backup"] = serde_json::json!({
                 "target": "offsite", "schedule": "nightly", "verify_schedule": "weekly",
                 "retention": {"daily": 14, "weekly": 10, "monthly": 12}, "pitr_days": 7,
                 "window": {"start_hour": 1, "hours": 4}
             });
+        } else {
+            v["defaults"] = serde_json::json!({"plan": "small"});
         }
         serde_json::from_value(v).unwrap()
     }
