@@ -15,6 +15,8 @@
 //! prune pods with the Schedule's pod security context and no container
 //! security context of jardin's; a PreBackupPod is run as written.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use super::{Context, Rule};
@@ -36,12 +38,13 @@ impl Rule for PodSecurity {
     }
 
     fn check_objects(&self, unit: &TenantUnit, objects: &[DesiredObject]) -> Vec<Diagnostic> {
+        let levels = levels(objects);
         let mut out = Vec::new();
         for o in objects {
             let Some(ns) = o.value["metadata"]["namespace"].as_str() else {
                 continue;
             };
-            let Some(level) = level_of(objects, ns) else {
+            let Some(&level) = levels.get(ns) else {
                 continue;
             };
             for (what, pod) in pods(&o.value) {
@@ -87,17 +90,24 @@ impl Level {
     }
 }
 
-/// The level the namespace enforces, from its Namespace object among the
-/// tenant's; `privileged` or no label checks nothing.
-fn level_of(objects: &[DesiredObject], ns: &str) -> Option<Level> {
-    let namespace = objects
+/// The level each of the tenant's namespaces enforces, from its Namespace
+/// object; `privileged` or no label checks nothing.
+fn levels(objects: &[DesiredObject]) -> HashMap<&str, Level> {
+    objects
         .iter()
-        .find(|o| o.value["kind"] == "Namespace" && o.value["metadata"]["name"] == ns)?;
-    match namespace.value["metadata"]["labels"]["pod-security.kubernetes.io/enforce"].as_str()? {
-        "restricted" => Some(Level::Restricted),
-        "baseline" => Some(Level::Baseline),
-        _ => None,
-    }
+        .filter(|o| o.value["kind"] == "Namespace")
+        .filter_map(|o| {
+            let name = o.value["metadata"]["name"].as_str()?;
+            let level = match o.value["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+                .as_str()?
+            {
+                "restricted" => Level::Restricted,
+                "baseline" => Level::Baseline,
+                _ => return None,
+            };
+            Some((name, level))
+        })
+        .collect()
 }
 
 /// The pod specs an object stands for: its template, or what an operator
