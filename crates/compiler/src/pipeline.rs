@@ -40,6 +40,40 @@ pub struct Options {
     pub only: Option<std::collections::BTreeSet<String>>,
     /// Told how far the tenants are (a progress bar on a terminal).
     pub progress: Option<Arc<dyn Progress>>,
+    /// The time and memory each file's evaluation may use.
+    pub limits: jardin_eval::Limits,
+    /// Where imports may reach, when wider than the root: an ancestor of
+    /// the root (`--import-root`, docs/SECURITY.md).
+    pub import_root: Option<PathBuf>,
+}
+
+impl Options {
+    /// The directory every file the build may read is under: the import
+    /// root when set, else the config root.
+    pub fn reads_under(&self) -> &Path {
+        self.import_root.as_deref().unwrap_or(&self.root)
+    }
+}
+
+/// The stack of each worker thread. The interpreter's passes over a syntax
+/// tree recurse once per level, and a file may nest up to the limits of
+/// `jardin-eval` (512 levels of expressions): measured, that needs about
+/// 5 MiB, more than the 2 MiB threads get by default. Only the pages a
+/// thread touches are ever committed.
+const WORKER_STACK: usize = 64 << 20;
+
+/// Makes the worker threads (once per process) with stacks large enough
+/// for any file the evaluator accepts. Every evaluation runs on them.
+pub fn init_workers() {
+    static WORKERS: std::sync::Once = std::sync::Once::new();
+    WORKERS.call_once(|| {
+        // Fails only when the pool exists already (then with its own
+        // settings, e.g. in a test harness): nothing to do then.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .stack_size(WORKER_STACK)
+            .thread_name(|i| format!("jardin-worker-{i}"))
+            .build_global();
+    });
 }
 
 /// Follows the tenants phase, the long part of a compilation. Called from
@@ -199,7 +233,18 @@ fn compile_into(opts: &Options, out: &mut Compilation) -> Result<(), Vec<Diagnos
         .with_help("pass the directory that holds jardin.ncl")]
     })?;
     let t0 = Instant::now();
-    let evaluator = Evaluator::new(&root, opts.cache.as_ref().map(DiskCache::new));
+    init_workers();
+    let mut evaluator =
+        Evaluator::new(&root, opts.cache.as_ref().map(DiskCache::new)).with_limits(opts.limits);
+    if let Some(dir) = &opts.import_root {
+        let dir = std::fs::canonicalize(dir).map_err(|e| {
+            vec![Diagnostic::error(
+                code::CANNOT_READ,
+                format!("cannot open --import-root {}: {e}", dir.display()),
+            )]
+        })?;
+        evaluator = evaluator.with_import_root(&dir).map_err(|d| vec![d])?;
+    }
     // The catalog (embedded, or with the root's own `catalog/` apps) and the
     // collective are evaluated at the same time: each loads the stdlib.
     let (catalog, collective_eval) = rayon::join(
@@ -257,6 +302,7 @@ fn compile_into(opts: &Options, out: &mut Compilation) -> Result<(), Vec<Diagnos
                 Tail::compute(
                     opts,
                     &collective,
+                    &collective_eval.source_map,
                     &out.tenants,
                     &tenants.coverage,
                     tenants.objects,
@@ -420,6 +466,7 @@ impl Tail {
     fn compute(
         opts: &Options,
         collective: &Collective,
+        collective_map: &SourceMap,
         tenants: &[TenantUnit],
         coverage: &backup::Coverage,
         mut objects: Vec<DesiredObject>,
@@ -435,7 +482,7 @@ impl Tail {
         );
         let namespaces = emit::k8s::shared_namespaces(&shared);
         shared.extend(namespaces);
-        let mut shared_errors = schema_errors(&shared, None);
+        let mut shared_errors = schema_errors(&shared, Origin::Cluster(collective_map));
         if shared_errors.is_empty() {
             if let Err(e) = write_manifests(opts, &shared) {
                 shared_errors.push(e);
@@ -510,21 +557,28 @@ fn compile_tenant(
         source_map: e.source_map,
         from_cache: e.from_cache,
     };
-    let coverage = backup::resolve(collective, catalog, std::slice::from_ref(&unit));
+    let mut coverage = backup::resolve(collective, catalog, std::slice::from_ref(&unit));
     let mut objects = emit::k8s::tenant_objects(collective, catalog, &mut unit.compiled);
     backup::derive::merge(
         &mut objects,
         backup::derive::tenant_objects(collective, &coverage),
         &coverage,
     );
+    backup::derive::declare_flows(collective, &coverage, &mut unit.compiled);
     objects.sort_by_cached_key(DesiredObject::path);
+    // Coverage counts only backups that can run, judged on the objects.
+    check::backup::settle(collective, &unit, &objects, &mut coverage);
     let rule_errors = check::run_on_objects(&unit, &objects);
-    let schema_errors = schema_errors(&objects, Some(&unit.source_map));
-    let write_error = if schema_errors.is_empty() {
-        write_manifests(opts, &objects).err()
-    } else {
-        None
-    };
+    let schema_errors = schema_errors(&objects, Origin::App(&unit.source_map));
+    // A tenant with an error is never published: its objects are not
+    // written at all, so that one whose name would leave the output
+    // (J0230) never reaches the disk.
+    let write_error =
+        if schema_errors.is_empty() && !rule_errors.iter().any(|d| d.severity == Severity::Error) {
+            write_manifests(opts, &objects).err()
+        } else {
+            None
+        };
     let outline = objects.iter().map(Outline::of).collect();
     if !opts.keep_objects {
         objects = Vec::new();
@@ -540,38 +594,50 @@ fn compile_tenant(
     }))
 }
 
-/// J0901 for every object that fails its kind's schema, pointing at the
-/// app it comes from when its tenant's source map is given.
-fn schema_errors(objects: &[DesiredObject], map: Option<&SourceMap>) -> Vec<Diagnostic> {
+/// What a schema error points at.
+enum Origin<'a> {
+    /// A tenant's objects (its source map): the app they come from.
+    App(&'a SourceMap),
+    /// The objects tenants share (the collective's source map): their
+    /// cluster in jardin.ncl, whose settings they are made of.
+    Cluster(&'a SourceMap),
+}
+
+/// J0901 for every object that fails its kind's schema, pointing at where
+/// it comes from.
+fn schema_errors(objects: &[DesiredObject], origin: Origin<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for o in objects {
         for v in schema::validate(&o.value) {
-            let span =
-                map.and_then(|m| m.get(&format!("apps.{}", o.instance.as_deref().unwrap_or(""))));
+            let (span, label) = match origin {
+                Origin::App(m) => (
+                    m.get(&format!("apps.{}", o.instance.as_deref().unwrap_or(""))),
+                    "the object comes from this app",
+                ),
+                Origin::Cluster(m) => (
+                    m.get(&format!("clusters.{}", o.cluster)),
+                    "the object is made from this cluster's settings",
+                ),
+            };
             out.push(Diagnostic::error(code::SCHEMA_VIOLATION, format!("{} {}: {} at {}", o.kind(), o.path(), v.message, if v.path.is_empty() { "/" } else { &v.path }))
-                .with_span(span.as_ref(), "the object comes from this app")
+                .with_span(span.as_ref(), label)
                 .with_help("the catalog's render function or jardin emitted an invalid object: report it with this message"));
         }
     }
     out
 }
 
-/// Writes manifests below [`Options::manifests_to`], if set.
+/// Writes manifests below [`Options::manifests_to`], if set, through the
+/// one writer that refuses any path leaving it.
 fn write_manifests(opts: &Options, objects: &[DesiredObject]) -> Result<(), Diagnostic> {
     let Some(dir) = &opts.manifests_to else {
         return Ok(());
     };
-    let mut last_dir: Option<String> = None;
+    let mut staging = emit::write::Staging::new(dir);
     for o in objects {
         let path = o.path();
-        if let Some((d, _)) = path.rsplit_once('/') {
-            if last_dir.as_deref() != Some(d) {
-                std::fs::create_dir_all(dir.join(d))
-                    .map_err(|e| emit::write::cannot_write(&dir.join(d), &e))?;
-                last_dir = Some(d.to_string());
-            }
-        }
-        std::fs::write(dir.join(&path), emit::to_yaml(&o.value))
+        staging
+            .write(&path, emit::to_yaml(&o.value).as_bytes())
             .map_err(|e| emit::write::cannot_write(&dir.join(&path), &e))?;
     }
     Ok(())

@@ -1,19 +1,24 @@
-//! Build stamps: a hash of everything a build reads (every file of the
-//! config root, the compiler and its embedded library, the filters). When a
-//! build's stamp matches the one recorded for its output directory, the
-//! output is already what the build would write, and nothing is redone.
+//! Build stamps: a hash of everything a build may read (every file of the
+//! config root, hidden ones and link targets included, the compiler and its
+//! embedded library, the filters). Evaluation reads nothing outside the
+//! root (`jardin-eval` confines imports), so the stamp covers every file a
+//! build actually reads. When a build's stamp matches the one recorded for
+//! its output directory, the output is already what the build would
+//! write, and nothing is redone.
 
 use std::path::{Path, PathBuf};
 
 use crate::pipeline::Options;
 
-/// Hashes the inputs of a build. Hidden entries (`.git`, editor files) and
-/// the output directory itself are not inputs.
+/// Hashes the inputs of a build: every file under the root (or the import
+/// root), through links, except git's own directory and the output
+/// directory itself.
 pub fn inputs(opts: &Options, output: &Path) -> Option<blake3::Hash> {
-    let root = std::fs::canonicalize(&opts.root).ok()?;
+    let root = std::fs::canonicalize(opts.reads_under()).ok()?;
     let output = std::fs::canonicalize(output).unwrap_or_else(|_| output.to_path_buf());
     let mut files = Vec::new();
-    collect(&root, &output, &mut files).ok()?;
+    let mut seen = std::collections::BTreeSet::new();
+    collect(&root, &output, &mut seen, &mut files).ok()?;
     files.sort();
     let mut h = blake3::Hasher::new();
     h.update(jardin_eval::library_hash().as_bytes());
@@ -22,23 +27,38 @@ pub fn inputs(opts: &Options, output: &Path) -> Option<blake3::Hash> {
         let rel = path.strip_prefix(&root).ok()?;
         h.update(rel.to_string_lossy().as_bytes());
         h.update(&[0]);
-        h.update(blake3::hash(&std::fs::read(&path).ok()?).as_bytes());
+        match std::fs::read(&path) {
+            Ok(bytes) => h.update(blake3::hash(&bytes).as_bytes()),
+            Err(_) => h.update(b"unreadable"),
+        };
     }
     Some(h.finalize())
 }
 
-fn collect(dir: &Path, skip: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// The files under `dir`, following links; a directory reached twice (a
+/// link loop) is read once.
+fn collect(
+    dir: &Path,
+    skip: &Path,
+    seen: &mut std::collections::BTreeSet<PathBuf>,
+    out: &mut Vec<PathBuf>,
+) -> std::io::Result<()> {
+    if !seen.insert(std::fs::canonicalize(dir)?) {
+        return Ok(());
+    }
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
-        if entry.file_name().to_string_lossy().starts_with('.') || path == skip {
+        if entry.file_name() == ".git" || path == skip {
             continue;
         }
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            collect(&path, skip, out)?;
-        } else if kind.is_file() {
-            out.push(path);
+        // Through links: what a build reads is the target.
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => collect(&path, skip, seen, out)?,
+            Ok(meta) if meta.is_file() => out.push(path),
+            // A dangling link or a special file: the build would fail on it
+            // if it read it; its name still counts.
+            _ => out.push(path),
         }
     }
     Ok(())
@@ -91,6 +111,24 @@ mod tests {
         std::fs::write(root.join("tenants/x.ncl"), "{}").unwrap();
         let b = super::inputs(&opts, &out).unwrap();
         assert_ne!(a, b);
+        // Hidden files and link targets count: a tenant may import them.
+        std::fs::write(root.join(".lib.ncl"), "1").unwrap();
+        let hidden = super::inputs(&opts, &out).unwrap();
+        assert_ne!(b, hidden);
+        let target = tmp.path().join("root/lib/img.ncl");
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(&target, "\"nextcloud:30\"").unwrap();
+        std::os::unix::fs::symlink(&target, root.join("tenants/img.ncl")).unwrap();
+        let linked = super::inputs(&opts, &out).unwrap();
+        std::fs::write(&target, "\"nextcloud:31\"").unwrap();
+        assert_ne!(linked, super::inputs(&opts, &out).unwrap());
+        std::os::unix::fs::symlink(&root, root.join("lib/loop")).unwrap();
+        assert!(super::inputs(&opts, &out).is_some(), "a link loop ends");
+        std::fs::remove_file(root.join("lib/loop")).unwrap();
+        std::fs::remove_file(root.join(".lib.ncl")).unwrap();
+        std::fs::remove_file(root.join("tenants/img.ncl")).unwrap();
+        std::fs::remove_dir_all(root.join("lib")).unwrap();
+        let b = super::inputs(&opts, &out).unwrap();
         let cache = tmp.path().join("cache");
         std::fs::create_dir_all(&out).unwrap();
         assert!(!super::is_current(&cache, &out, &b));

@@ -126,6 +126,14 @@ registry! {
         "The evaluated value does not match jardin's Rust model: the stdlib and the compiler disagree. This is a bug in jardin.";
     CANNOT_WRITE = "J0008", "cannot write",
         "The output could not be written. The previous output directory is left as it was.";
+    IMPORT_OUTSIDE_ROOT = "J0009", "import outside the config root",
+        "A file may import only files under the config root (the directory holding `jardin.ncl`) and jardin's embedded library (`jardin/...`). An absolute path, a `..` that leaves the root, a symbolic link whose target leaves it, or a package import is refused before anything is read, so that no file outside the root can reach an output, a review comment or a diagnostic (docs/SECURITY.md).";
+    EVALUATION_TIMEOUT = "J0010", "evaluation took too long",
+        "Evaluating one file took longer than its time budget (`--max-eval-seconds`, 30 seconds by default). Evaluation of that file is stopped; the other files are still checked. Usually an unbounded or exponential recursion.";
+    EVALUATION_MEMORY = "J0011", "evaluation used too much memory",
+        "Evaluating one file allocated more than its memory budget (`--max-eval-memory`, 1024 MiB by default). Evaluation of that file is stopped; the other files are still checked. Usually an unbounded recursion or a huge generated array.";
+    INPUT_TOO_LARGE = "J0012", "input too large or too deeply nested",
+        "A config file is larger than 1 MiB, nests brackets more than 64 deep, or its expressions nest more than 512 deep (a very long chain of operators or applications), or an evaluated value nests more than 64 deep. jardin refuses it before parsing or exporting, so that a hostile file cannot exhaust the parser or the stack.";
     UNKNOWN_CLUSTER = "J0101", "unknown cluster",
         "A tenant names a cluster that `jardin.ncl` does not declare.";
     UNKNOWN_PLAN = "J0102", "unknown plan",
@@ -152,6 +160,8 @@ registry! {
         "A tenant serves a hostname that is neither one of the zones listed in its `zones` nor below one. jardin derives DNS records only inside zones a tenant owns, so the hostname would never resolve, and a tenant must not serve names of zones it does not own.";
     ZONE_OWNED_TWICE = "J0212", "zone owned by two tenants",
         "Two tenants list the same zone in `zones`. A zone has one owner, who decides what is served under it; shared zones would let one tenant claim the other's names.";
+    OBJECT_NAME_UNUSABLE = "J0230", "object name unusable",
+        "An object an app renders has a kind, a namespace or a name that can name neither a Kubernetes object nor a file of the output: a kind must be letters and digits, a namespace a DNS label, a name 1 to 253 characters, not `.` or `..`, without `/`, `%` or control characters, and `<kind>-<name>.yaml` at most 255 bytes (one file name). Each object is written to `k8s/<cluster>/<namespace>/<kind>-<name>.yaml`, so such a name could make the build write outside its output directory: the tenant's objects are not written, and nothing is published. The catalog app's render function (often a collective's own `catalog/` app) must be fixed.";
     INCOMPATIBLE_SERVICE = "J0301", "incompatible service",
         "An app is bound to a shared Postgres cluster that does not meet its needs: a major version below the app's minimum, a collation other than the one it requires, or a missing extension. The app would fail at start or, worse, corrupt its data later.";
     MISSING_CAPABILITY = "J0302", "missing cluster capability",
@@ -192,6 +202,16 @@ registry! {
         "A record of the plan cannot be turned into an RFC 2136 update (a name or data the wire format refuses).";
     ZONE_CHANGED = "J0433", "zone changed since the plan",
         "The zone's SOA on the server differs from the one the plan was computed against: someone changed the zone. Nothing was applied; plan again.";
+    DNS_PLAN_CHANGE_REFUSED = "J0440", "saved DNS change not proposed now",
+        "A change in a plan given to `jardin dns apply --plan` is not one that jardin proposes now, from the current config and the live zone: a record jardin does not own, a record the config does not ask for, or other data than jardin would write. The plan file is only what was reviewed; apply recomputes ownership and the changes, and sends nothing when a saved change is not among them. The file was edited, or the config changed since the plan: plan again and review.";
+    DNS_PLAN_APPROVAL_MISMATCH = "J0441", "saved DNS plan's budget or approval differs",
+        "A plan given to `jardin dns apply --plan` states a deletion count, a deletion budget, a zone size or an approval flag other than the ones apply recomputes from the current config and the live zone. Apply decides with its own figures and sends nothing: the plan was edited, or the config's `deletion_budget` changed since the plan.";
+    DNS_PLAN_OTHER_SERVER = "J0442", "saved DNS plan made against another server",
+        "A plan given to `jardin dns apply --plan` was read from another server than the one apply would change (the zone's `server`, or `--server`). Nothing is sent: pass `--server` with the plan's server if that is the one you meant.";
+    DNS_CHANGES_NOT_REVIEWED = "J0443", "DNS changes left out of the saved plan",
+        "Apply with `--plan` sends only the reviewed changes; jardin now also proposes changes the plan does not hold (the config changed since the plan). They are not applied, and apply exits 2: plan again to review them.";
+    DNS_UPDATE_NOT_TAKEN = "J0444", "DNS change not taken by the server",
+        "After an update, jardin reads the zone back: an RRset that is not what the update wrote was dropped or altered by the server, though it answered NOERROR. RFC 2136 servers silently ignore, for example, a CNAME added beside other data at the same name, or other data added beside a CNAME, and unify the TTLs of an RRset. The note says what the server holds instead.";
     BACKUP_UNCOVERED = "J0501", "state without backup",
         "A piece of state (a database, a bucket, a volume, a secret that encrypts data) that no policy covers. Every piece must be backed up or opted out with a written reason (`backup.exclude.<state> = \"...\"`, or the whole app with `backup.disabled.reason`). A piece is uncovered when there is no policy at all, when its cluster lacks the operator that would back it up (k8up, CloudNativePG), or when a database has no Postgres service bound.";
     BACKUP_SAME_PLACE = "J0502", "backup in the same place as the data",
@@ -217,7 +237,7 @@ registry! {
     LITERAL_SECRET = "J0701", "literal secret",
         "A secret was written as a value in the config. Secrets are generated in the cluster (`{ generate = {} }`), referenced from an existing Secret (`{ ref = { name, key } }`) or read from outside by jardin itself (`{ external = \"env:VAR\" }`); never committed. Raised by the `SecretSource` contract.";
     GIT_FAILED = "J0710", "git unavailable",
-        "`jardin diff` could not run git or tar, or `git archive` failed while reading a revision into a temporary directory.";
+        "`jardin diff` could not run git, or git failed while reading a revision's files from its objects into a temporary directory.";
     UNKNOWN_REVISION = "J0711", "unknown revision",
         "A revision given to `jardin diff` does not exist in the repository, or git refused the command. The message names the revision and what git said.";
     RWO_REPLICAS = "J0801", "replicas on a ReadWriteOnce volume",
@@ -244,6 +264,12 @@ registry! {
         "The resources jardin would create need each other in a circle, so none can be created first. The diagnostic lists the whole path, each step pointing at the app it belongs to.";
     POD_SECURITY = "J0850", "pod refused by Pod Security",
         "A pod jardin emits, or one an operator will create from a jardin object (k8up's backup, check and prune pods, which get only the Schedule's pod security context), breaks the Pod Security Standards level its namespace enforces (`pod-security.kubernetes.io/enforce`): the API server would refuse it and nothing would run. The message names the object, the container and the field.";
+    NETWORK_FLOW_BLOCKED = "J0860", "network flow blocked",
+        "A flow an app needs (its catalog entry's `flows`, or its backup pods': DNS, its database, relay and object store, the ingress controller, the Kubernetes API…) is not allowed by the NetworkPolicies of its namespace, read as the cluster would read them: the app or its backup would fail at run time. The message names the flow, the pods, the port and the policies that select them; an address the cluster model lacks (`kubernetes_api`) is named with the field to set.";
+    NETWORK_FLOW_UNDECLARED = "J0861", "network flow allowed but not declared",
+        "A NetworkPolicy of an app's namespace allows traffic that no declared flow needs (a peer, a port, or every peer or port for an empty list), or a pod of the namespace is isolated by no policy, so everything is allowed to it. The message names the policy, the direction, the peer, the port and the pods. Declare the flow in the catalog entry (with why the app needs it) or narrow the policy.";
+    BACKUP_CANNOT_RUN = "J0862", "backup cannot run",
+        "A piece of state has a backup, but the backup could not run: the pod k8up starts is refused by its namespace's Pod Security level, a flow it needs (the backup target, the Kubernetes API, the object store, DNS) is blocked, or a credential it references (repository password, object-store keys, a bucket's credentials) is neither in the output nor generated. The piece counts as not covered in `backup/coverage.json`, which names what stands in the way.";
     SCHEMA_VIOLATION = "J0901", "schema violation",
         "An emitted object does not validate against the JSON schema of its kind for the target Kubernetes version. It names the object and the JSON path; nothing is written.";
 }

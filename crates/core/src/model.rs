@@ -86,6 +86,10 @@ pub struct CredentialKeys {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct BackupTarget {
     pub endpoint: String,
+    /// The endpoint's addresses (CIDRs), for NetworkPolicies, which cannot
+    /// name a host; empty: every public address.
+    #[serde(default)]
+    pub addresses: Vec<String>,
     pub bucket: String,
     pub prefix: String,
     pub(crate) region: String,
@@ -97,7 +101,10 @@ pub struct BackupTarget {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct SmtpRelay {
     pub host: String,
-    pub(crate) port: u16,
+    pub port: u16,
+    /// The relay's addresses (CIDRs); empty: every public address.
+    #[serde(default)]
+    pub addresses: Vec<String>,
     pub(crate) username: Option<String>,
     pub(crate) password: Option<SecretSource>,
     pub dkim_selector: String,
@@ -149,6 +156,9 @@ pub struct PostgresService {
 pub struct ObjectStore {
     pub bucket_class: String,
     pub endpoint: String,
+    /// The endpoint's addresses (CIDRs); empty: every public address.
+    #[serde(default)]
+    pub addresses: Vec<String>,
     pub location: String,
     #[serde(default)]
     pub access_class: Option<String>,
@@ -197,6 +207,37 @@ pub struct Cluster {
     pub(crate) capabilities: Vec<String>,
     #[serde(default)]
     pub services: ClusterServices,
+    /// Where the Kubernetes API server's endpoints listen, as pods reach
+    /// them after the Service's address is translated.
+    #[serde(default)]
+    pub kubernetes_api: Option<KubernetesApi>,
+    /// The cluster's DNS pods.
+    #[serde(default)]
+    pub dns: ClusterDns,
+}
+
+/// The API server's endpoint addresses and port (`kubectl get endpoints
+/// kubernetes`): a NetworkPolicy sees these, never the Service's address.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct KubernetesApi {
+    pub addresses: Vec<String>,
+    pub port: u16,
+}
+
+/// Where the cluster's DNS server runs.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ClusterDns {
+    pub namespace: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Default for ClusterDns {
+    fn default() -> Self {
+        ClusterDns {
+            namespace: "kube-system".into(),
+            labels: [("k8s-app".to_string(), "kube-dns".to_string())].into(),
+        }
+    }
 }
 
 impl Cluster {
@@ -337,7 +378,7 @@ pub struct Tenant {
 pub struct ResolvedBindings {
     pub postgres: Option<String>,
     pub object_store: Option<String>,
-    pub(crate) smtp: Option<String>,
+    pub smtp: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -369,6 +410,68 @@ pub struct CompiledApp {
     pub(crate) resources: Option<Resources>,
     /// The objects the catalog's render function produced.
     pub objects: Vec<serde_json::Value>,
+    /// The network flows the instance needs, resolved against its cluster
+    /// (`emit::flows`), then those of its backup pods (`backup::derive`).
+    #[serde(default)]
+    pub flows: Vec<Flow>,
+}
+
+/// Which way a flow goes, seen from the app's pods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Egress,
+    Ingress,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Egress => "egress",
+            Direction::Ingress => "ingress",
+        }
+    }
+}
+
+/// A flow an app's pods need, resolved: what the NetworkPolicies of its
+/// namespace must allow, and all they may allow.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct Flow {
+    /// The flow in words, for messages: `nextcloud → postgres`.
+    pub name: String,
+    /// Why it is needed, and the document that says so.
+    pub why: String,
+    pub direction: Direction,
+    /// Short name of the pods it concerns (a component, `k8up`…): the
+    /// NetworkPolicy that allows it is named after it.
+    pub group: String,
+    /// The labels of the pods it concerns, in the app's namespace.
+    pub pods: BTreeMap<String, String>,
+    pub peer: Peer,
+    /// Empty: every port (never declared by the catalog).
+    pub ports: Vec<FlowPort>,
+}
+
+/// The other end of a flow.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Peer {
+    /// Pods with these labels, in `namespace` (`None`: the app's own).
+    Pods {
+        namespace: Option<String>,
+        labels: BTreeMap<String, String>,
+    },
+    /// Addresses outside the cluster's pods.
+    Block { cidr: String, except: Vec<String> },
+    /// An address the model does not know: `missing` says what to set.
+    Unknown { missing: String },
+}
+
+/// A port of a flow; `port: None` is every port of the protocol.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+pub struct FlowPort {
+    pub protocol: String,
+    pub port: Option<u16>,
 }
 
 /// What evaluating one tenant file gives.
@@ -468,6 +571,37 @@ pub struct CatalogApp {
     pub singletons: Vec<String>,
     /// The Pod Security Standards level the app's namespace enforces.
     pub pod_security: String,
+    /// The network flows the app needs: its namespace allows these, and
+    /// nothing else.
+    #[serde(default)]
+    pub flows: Vec<FlowNeed>,
+}
+
+/// A flow as a catalog entry declares it, before it is resolved against
+/// a cluster (`emit::flows`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowNeed {
+    /// The component whose pods need it, or `*` for every pod of the app.
+    pub component: String,
+    pub direction: Direction,
+    /// `dns`, `postgres`, `smtp`, `object_store`, `kubernetes_api`,
+    /// `ingress_controller`, `acme_http01`, `internet`, `anywhere` or
+    /// `component`.
+    pub peer: String,
+    #[serde(default)]
+    pub peer_component: Option<String>,
+    #[serde(default)]
+    pub ports: Vec<PortNeed>,
+    pub why: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortNeed {
+    #[serde(default)]
+    pub port: Option<u16>,
+    pub protocol: String,
 }
 
 pub type Catalog = BTreeMap<String, CatalogApp>;

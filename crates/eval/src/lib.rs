@@ -4,7 +4,9 @@
 //! are evaluated independently, in parallel, one reused interpreter context
 //! per worker thread, and each result is cached on disk (see `cache.rs`).
 
+mod budget;
 mod cache;
+mod confine;
 mod embedded;
 mod nickel;
 
@@ -14,9 +16,11 @@ use std::path::{Path, PathBuf};
 
 use nickel_lang_core::cache::InputFormat;
 
+pub use budget::Limits;
 pub use cache::DiskCache;
 pub use embedded::{embedded_files, library_hash, write_library};
 
+use confine::{ReadFile, Root};
 use jardin_core::code;
 use jardin_core::diag::Diagnostic;
 use jardin_core::source::SourceFile;
@@ -51,39 +55,74 @@ struct WorkerContext {
     ctx: NickelContext,
 }
 
-/// Installs a panic hook that keeps interpreter panics off stderr: they are
-/// caught and reported as diagnostics instead.
+/// Installs the binary's panic hook. Interpreter panics (and budget
+/// unwinds) stay off stderr: they are caught and reported as diagnostics.
+/// Any other panic is a bug in jardin: it is printed, and the process ends
+/// with exit code 1 (an error), never 101, so that CI reads every outcome
+/// in jardin's codes (0 to 3; docs/CLI.md).
 pub fn install_panic_hook() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if !nickel::in_interpreter() {
             default(info);
+            eprintln!("error: jardin stopped on an internal error (a bug in jardin, not in your config); please report it with the message above");
+            std::process::exit(1);
         }
     }));
 }
 
 pub struct Evaluator {
     root: PathBuf,
+    /// Where reads are allowed (`confine`).
+    reads: Root,
     cache: Option<DiskCache>,
-    /// The catalog index when the root has its own `catalog/` (apps added or
-    /// overridden by the collective), and a hash of those files.
-    local_catalog: Option<(String, blake3::Hash)>,
+    limits: Limits,
+    /// The root's own `catalog/` (apps added or overridden by the
+    /// collective), or why it cannot be read.
+    local_catalog: Result<Option<LocalCatalog>, Diagnostic>,
+}
+
+/// A root's own catalog apps.
+struct LocalCatalog {
+    /// The catalog index that replaces the embedded one.
+    index: String,
+    /// Every file the local apps read, transitively (their helpers too).
+    files: Vec<ReadFile>,
+    /// A hash of all of them: contexts and cache entries depend on it.
+    hash: blake3::Hash,
+}
+
+/// The embedded library's paths, as imports name them.
+fn library_paths() -> std::collections::BTreeSet<String> {
+    embedded::NICKEL_FILES
+        .iter()
+        .map(|(path, _)| path.to_string())
+        .collect()
 }
 
 /// The catalog index for a root with a `catalog/` directory: every embedded
 /// app, then every local file, which adds an app or replaces the embedded
 /// one of the same name. Local files are imported by path, so diagnostics
 /// name them as the user knows them.
-fn local_catalog(root: &Path) -> Option<(String, blake3::Hash)> {
+fn local_catalog(root: &Path, reads: &Root) -> Result<Option<LocalCatalog>, Diagnostic> {
     let dir = root.join("catalog");
-    let mut local: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .ok()?
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Diagnostic::error(
+                code::CANNOT_READ,
+                format!("cannot read catalog/: {e}"),
+            ))
+        }
+    };
+    let mut local: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "ncl"))
         .collect();
     if local.is_empty() {
-        return None;
+        return Ok(None);
     }
     local.sort();
     let mut apps: std::collections::BTreeMap<String, String> = embedded::embedded_files()
@@ -98,13 +137,25 @@ fn local_catalog(root: &Path) -> Option<(String, blake3::Hash)> {
             )
         })
         .collect();
-    let mut hash = blake3::Hasher::new();
+    let mut files: Vec<ReadFile> = Vec::new();
     for path in &local {
-        let name = path.file_stem()?.to_string_lossy().into_owned();
-        hash.update(name.as_bytes());
-        hash.update(&std::fs::read(path).ok()?);
+        let name = path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let text = reads.read(path)?;
+        for file in reads.closure(path, text)? {
+            if !files
+                .iter()
+                .any(|f| f.path == file.path && f.format == file.format)
+            {
+                files.push(file);
+            }
+        }
         apps.insert(name, format!("import {}", nickel_string(path)));
     }
+    let hash = hash_reads(&files);
     let body: Vec<String> = apps
         .iter()
         .map(|(k, v)| format!("  \"{k}\" | CatalogApp = {v},"))
@@ -114,7 +165,21 @@ fn local_catalog(root: &Path) -> Option<(String, blake3::Hash)> {
         "let CatalogApp = (import \"jardin/model.ncl\").CatalogApp in\n{{\n{}\n}}\n",
         body.join("\n")
     );
-    Some((index, hash.finalize()))
+    Ok(Some(LocalCatalog { index, files, hash }))
+}
+
+/// A hash of files read: their paths, formats and texts.
+fn hash_reads(files: &[ReadFile]) -> blake3::Hash {
+    let mut h = blake3::Hasher::new();
+    for f in files {
+        h.update(f.path.to_string_lossy().as_bytes());
+        h.update(&[0]);
+        h.update(format!("{:?}", f.format).as_bytes());
+        h.update(&[0]);
+        h.update(&(f.text.len() as u64).to_le_bytes());
+        h.update(f.text.as_bytes());
+    }
+    h.finalize()
 }
 
 fn nickel_string(path: &Path) -> String {
@@ -136,31 +201,66 @@ fn nickel_string(path: &Path) -> String {
 impl Evaluator {
     /// `root` must be absolute; `cache` is where tenant results are kept.
     pub fn new(root: &Path, cache: Option<DiskCache>) -> Self {
+        let reads = Root::new(root, library_paths());
         Evaluator {
             root: root.to_path_buf(),
+            local_catalog: local_catalog(root, &reads),
+            reads,
             cache,
-            local_catalog: local_catalog(root),
+            limits: Limits::default(),
         }
+    }
+
+    /// Evaluates each file under `limits` instead of the defaults.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Lets the config's files import files anywhere under `dir`, an
+    /// ancestor of the root (absolute), instead of only under the root:
+    /// several config roots of one repository can then share files. The
+    /// operator chooses it on the command line; a config cannot.
+    pub fn with_import_root(mut self, dir: &Path) -> Result<Self, Diagnostic> {
+        if !self.root.starts_with(dir) {
+            return Err(Diagnostic::error(
+                code::IMPORT_OUTSIDE_ROOT,
+                format!(
+                    "--import-root {} does not contain the config root {}",
+                    dir.display(),
+                    self.root.display()
+                ),
+            )
+            .with_help(
+                "pass a directory that holds the config root, such as the repository's top",
+            ));
+        }
+        self.reads = Root::new(dir, library_paths());
+        self.local_catalog = local_catalog(&self.root, &self.reads);
+        Ok(self)
     }
 
     fn naming(&self) -> Naming<'_> {
         Naming { root: &self.root }
     }
 
-    /// Reads a file of the config root as a diagnostic-friendly source.
-    pub(crate) fn read(&self, path: &Path) -> Result<SourceFile, Diagnostic> {
-        let name = self.naming().display(&path.to_string_lossy());
-        std::fs::read_to_string(path)
-            .map(|text| SourceFile::new(name.clone(), text))
-            .map_err(|e| Diagnostic::error(code::CANNOT_READ, format!("cannot read {name}: {e}")))
+    /// Every file evaluating `path` reads, `path` first: checked, confined
+    /// to the root, and read once.
+    fn reads_of(&self, path: &Path) -> Result<Vec<ReadFile>, Diagnostic> {
+        let text = self.reads.read(path)?;
+        self.reads.closure(path, text)
     }
 
     /// Evaluates `jardin.ncl` against the `Collective` contract.
     pub fn collective(&self) -> Result<Evaluated, Vec<Diagnostic>> {
         let path = self.root.join("jardin.ncl");
-        let file = self
-            .read(&path)
-            .map_err(|d| vec![d.with_help("a config root holds a jardin.ncl file")])?;
+        let reads = self.reads_of(&path).map_err(|d| {
+            vec![if d.code == code::CANNOT_READ {
+                d.with_help("a config root holds a jardin.ncl file")
+            } else {
+                d
+            }]
+        })?;
         let main = format!(
             "let jardin = import \"jardin/std.ncl\" in (import {}) | jardin.Collective",
             nickel_string(&path)
@@ -168,11 +268,11 @@ impl Evaluator {
         let out = self.with_context(|worker| {
             worker.ctx.eval(
                 &self.naming(),
-                &path,
-                &file.text,
+                &reads,
                 "collective-main.ncl",
                 main,
                 "",
+                self.limits,
             )
         })?;
         Ok(Evaluated {
@@ -184,19 +284,15 @@ impl Evaluator {
 
     /// True when the root brings its own catalog apps.
     pub fn has_local_catalog(&self) -> bool {
-        self.local_catalog.is_some()
+        !matches!(self.local_catalog, Ok(None))
     }
 
-    /// In-memory sources every context of this root gets.
-    fn extra_sources(&self) -> Vec<(&str, &str, InputFormat)> {
-        match &self.local_catalog {
-            Some((index, _)) => vec![(
-                "jardin/catalog/index.ncl",
-                index.as_str(),
-                InputFormat::Nickel,
-            )],
-            None => Vec::new(),
-        }
+    /// The root's own catalog, or why it cannot be read.
+    fn local(&self) -> Result<Option<&LocalCatalog>, Vec<Diagnostic>> {
+        self.local_catalog
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(|d| vec![d.clone()])
     }
 
     /// The catalog's metadata with this root's own apps.
@@ -208,8 +304,10 @@ impl Evaluator {
     pub fn catalog() -> Result<serde_json::Value, Vec<Diagnostic>> {
         Evaluator {
             root: PathBuf::from("/"),
+            reads: Root::new(Path::new("/"), library_paths()),
             cache: None,
-            local_catalog: None,
+            limits: Limits::default(),
+            local_catalog: Ok(None),
         }
         .catalog_metadata()
     }
@@ -218,11 +316,20 @@ impl Evaluator {
         let main = "let catalog = import \"jardin/catalog/index.ncl\" in \
                     std.record.map (fun _id app => std.record.remove \"render\" (std.record.remove \"Settings\" app)) catalog"
             .to_string();
-        let path = PathBuf::from(format!("{}/catalog-main-user.ncl", nickel::VIRTUAL_ROOT));
+        let placeholder = ReadFile {
+            path: PathBuf::from(format!("{}/catalog-main-user.ncl", nickel::VIRTUAL_ROOT)),
+            format: InputFormat::Nickel,
+            text: "{}".to_string(),
+        };
         self.with_context(|worker| {
-            worker
-                .ctx
-                .eval(&self.naming(), &path, "{}", "catalog-main.ncl", main, "")
+            worker.ctx.eval(
+                &self.naming(),
+                std::slice::from_ref(&placeholder),
+                "catalog-main.ncl",
+                main,
+                "",
+                self.limits,
+            )
         })
         .map(|o| o.value)
     }
@@ -235,7 +342,8 @@ impl Evaluator {
         &self,
         f: impl FnOnce(&mut WorkerContext) -> Result<T, Vec<Diagnostic>>,
     ) -> Result<T, Vec<Diagnostic>> {
-        let catalog = self.local_catalog.as_ref().map(|(_, h)| *h);
+        let local = self.local()?;
+        let catalog = local.map(|l| l.hash);
         CONTEXT.with(|cell| {
             let mut slot = cell.borrow_mut();
             let fresh = match &*slot {
@@ -243,20 +351,37 @@ impl Evaluator {
                 None => false,
             };
             if !fresh {
+                let mut ctx = match local {
+                    Some(l) => NickelContext::new(&[(
+                        "jardin/catalog/index.ncl",
+                        l.index.as_str(),
+                        InputFormat::Nickel,
+                    )]),
+                    None => NickelContext::new(&[]),
+                };
+                for file in local.map(|l| l.files.as_slice()).unwrap_or_default() {
+                    ctx.add_user_file(file);
+                }
                 *slot = Some(WorkerContext {
                     catalog,
                     collectives: HashSet::new(),
-                    ctx: NickelContext::new(&self.extra_sources()),
+                    ctx,
                 });
             }
             let worker = slot.as_mut().expect("context was just made");
             let result = f(worker);
+            let stopped = [
+                code::INTERPRETER_CRASH,
+                code::EVALUATION_TIMEOUT,
+                code::EVALUATION_MEMORY,
+            ];
             if result
                 .as_ref()
                 .err()
-                .is_some_and(|d| d.iter().any(|d| d.code == code::INTERPRETER_CRASH))
+                .is_some_and(|d| d.iter().any(|d| stopped.contains(&d.code)))
             {
-                // A panic may leave the context inconsistent: start afresh.
+                // A panic, or a budget's unwind, may leave the context
+                // inconsistent (and holding the memory): start afresh.
                 *slot = None;
             }
             result
@@ -269,8 +394,8 @@ impl Evaluator {
         let collective_json = serde_json::to_string(collective).unwrap_or_default();
         let mut h = blake3::Hasher::new();
         h.update(collective_json.as_bytes());
-        if let Some((_, local)) = &self.local_catalog {
-            h.update(local.as_bytes());
+        if let Ok(Some(local)) = &self.local_catalog {
+            h.update(local.hash.as_bytes());
         }
         TenantSession {
             evaluator: self,
@@ -285,10 +410,12 @@ impl Evaluator {
         collective_json: &str,
         collective_hash: blake3::Hash,
     ) -> Result<Evaluated, Vec<Diagnostic>> {
-        let file = self.read(path).map_err(|d| vec![d])?;
-        let key = cache::Key::new(collective_hash, &file.name, &file.text);
+        let reads = self.reads_of(path).map_err(|d| vec![d])?;
+        let name = self.naming().display(&path.to_string_lossy());
+        let key = cache::Key::new(collective_hash, &self.root, &reads);
+        let file = SourceFile::new(name, reads[0].text.as_str());
         if let Some(cache) = &self.cache {
-            if let Some(hit) = cache.load(&key, &file, &self.naming()) {
+            if let Some(hit) = cache.load(&key, &file, &reads, &self.naming()) {
                 return Ok(hit);
             }
         }
@@ -308,11 +435,11 @@ impl Evaluator {
             }
             worker.ctx.eval(
                 &self.naming(),
-                path,
-                &file.text,
+                &reads,
                 "tenant-main.ncl",
                 main,
                 "tenant",
+                self.limits,
             )
         })?;
         if let Some(cache) = &self.cache {

@@ -12,13 +12,14 @@ use std::path::{Path, PathBuf};
 use codespan_reporting::diagnostic::{LabelStyle, Severity as CsSeverity};
 use nickel_lang_core::cache::{CacheHub, InputFormat, SourcePath, TermEntry};
 use nickel_lang_core::error::{IntoDiagnostics, NullReporter};
-use nickel_lang_core::eval::cache::CacheImpl;
 use nickel_lang_core::eval::value::NickelValue;
 use nickel_lang_core::eval::{VirtualMachine, VmContext};
 use nickel_lang_core::files::{FileId, Files};
 use nickel_lang_core::position::{PosTable, TermPos};
 use nickel_lang_core::serialize::{self, ExportFormat};
 
+use super::budget::{self, BudgetedCache, Exceeded, Limits};
+use super::confine::ReadFile;
 use super::embedded;
 use jardin_core::code::{self, Code};
 use jardin_core::diag::Diagnostic;
@@ -29,18 +30,20 @@ use jardin_core::source::{SourceMap, Span};
 /// there, so an import resolves to the embedded copy.
 pub(crate) const VIRTUAL_ROOT: &str = "/__jardin__";
 
-/// A successful evaluation: the exported value, the source map of the part
-/// of it that comes from the user, and the files it imported.
+/// A successful evaluation: the exported value, and the source map of the
+/// part of it that comes from the user.
 pub(crate) struct Output {
     pub(crate) value: serde_json::Value,
     pub(crate) source_map: SourceMap,
-    /// Files outside the embedded library that evaluation read, besides the
-    /// main file (absolute paths).
-    pub(crate) imports: BTreeSet<PathBuf>,
 }
 
+/// The deepest an evaluated value may nest: a Kubernetes manifest nests
+/// about ten levels. Deeper values are refused before they are exported,
+/// which recurses once per level.
+pub(crate) const MAX_VALUE_DEPTH: usize = 64;
+
 pub(crate) struct NickelContext {
-    vm: VmContext<CacheHub, CacheImpl>,
+    vm: VmContext<CacheHub, BudgetedCache>,
     /// How many files this context evaluated: its memory grows with each one,
     /// so callers recycle it now and then.
     pub(crate) uses: usize,
@@ -98,30 +101,42 @@ impl NickelContext {
         );
     }
 
-    /// Registers a user file with the text already read (so the interpreter
-    /// does not read it again) and returns its id.
-    fn add_user_file(&mut self, path: &Path, text: &str) -> FileId {
+    /// Registers a file of the config root with the text already read and
+    /// checked (`confine`), under the path the interpreter looks it up by,
+    /// so that the interpreter never reads a file itself. Returns its id.
+    pub(crate) fn add_user_file(&mut self, file: &ReadFile) -> FileId {
         self.vm.import_resolver.sources.add_string(
-            SourcePath::Path(path.to_path_buf(), InputFormat::Nickel),
-            text.to_string(),
+            SourcePath::Path(file.path.clone(), file.format),
+            file.text.clone(),
         )
     }
 
     /// Evaluates `main_text` (a generated program, named `main_name` under the
-    /// virtual root) that imports the user file `user_path`. `map_field` names
-    /// the field of the result whose positions form the source map (empty for
-    /// the whole value).
+    /// virtual root) that imports the user file `reads[0]`, which imports the
+    /// others, under `limits`. `map_field` names the field of the result
+    /// whose positions form the source map (empty for the whole value).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn eval(
         &mut self,
         naming: &Naming<'_>,
-        user_path: &Path,
-        user_text: &str,
+        reads: &[ReadFile],
         main_name: &str,
         main_text: String,
         map_field: &str,
+        limits: Limits,
     ) -> Result<Output, Vec<Diagnostic>> {
         self.uses += 1;
-        let user_id = self.add_user_file(user_path, user_text);
+        let Some((user, imported)) = reads.split_first() else {
+            return Err(vec![Diagnostic::error(
+                code::MODEL_MISMATCH,
+                "an evaluation was asked for no file",
+            )]);
+        };
+        let (user_path, user_text) = (user.path.as_path(), user.text.as_str());
+        let user_id = self.add_user_file(user);
+        for file in imported {
+            self.add_user_file(file);
+        }
         let main_id = self.vm.import_resolver.sources.add_string(
             SourcePath::Path(
                 PathBuf::from(format!("{VIRTUAL_ROOT}/{main_name}")),
@@ -132,9 +147,12 @@ impl NickelContext {
         let run = || {
             let prepared = self.vm.prepare_eval(main_id)?;
             let value = VirtualMachine::new(&mut self.vm).eval_full_for_export(prepared)?;
+            if nests_deeper(&value, MAX_VALUE_DEPTH) {
+                return Ok((value, Err(None)));
+            }
             // Exporting checks every value on its way; only a value that
             // cannot be exported is walked again, for the error's position.
-            let json = serde_json::to_value(&value);
+            let json = serde_json::to_value(&value).map_err(Some);
             if json.is_err() {
                 serialize::validate(ExportFormat::Json, &value).map_err(|e| {
                     nickel_lang_core::error::Error::export_error(self.vm.pos_table.clone(), e)
@@ -142,14 +160,28 @@ impl NickelContext {
             }
             Ok::<_, nickel_lang_core::error::Error>((value, json))
         };
-        let crashed = |what: String| crash_diagnostic(naming, user_path, user_text, &what);
-        let result = match interpreter(run) {
+        let crashed = |stop: Stop| match stop {
+            Stop::Panic(what) => crash_diagnostic(naming, user_path, user_text, &what),
+            Stop::Exceeded(over) => exceeded_diagnostic(naming, user_path, user_text, over),
+        };
+        let what = naming.display(&user_path.to_string_lossy());
+        let result = match budget::run(limits, &what, || interpreter(run)) {
             Ok(r) => r,
             // The context may be inconsistent: the caller drops it.
-            Err(what) => return Err(crashed(what)),
+            Err(stop) => return Err(crashed(stop)),
         };
         let outcome = match result {
-            Ok((_, Err(e))) => Err(vec![Diagnostic::error(
+            Ok((_, Err(None))) => Err(vec![Diagnostic::error(
+                code::INPUT_TOO_LARGE,
+                format!("the evaluated value nests more than {MAX_VALUE_DEPTH} deep"),
+            )
+            .with_label(
+                SourceFile::new(what.clone(), user_text),
+                0..user_text.len().min(1),
+                "in the value of this file",
+            )
+            .with_help("a config nests a few levels: look for a recursive function that builds nested arrays or records")]),
+            Ok((_, Err(Some(e)))) => Err(vec![Diagnostic::error(
                 code::NOT_EXPORTABLE,
                 format!("cannot export the evaluated config: {e}"),
             )]),
@@ -171,18 +203,16 @@ impl NickelContext {
                     };
                     walker.walk(&v, &mut String::new(), 0);
                 }
-                let imports = self.imports_of(user_id);
                 Ok(Output {
                     value: json,
                     source_map,
-                    imports,
                 })
             }
             Err(err) => {
                 let mut files = self.vm.import_resolver.sources.files().clone();
                 match interpreter(|| err.into_diagnostics(&mut files)) {
                     Ok(diags) => Err(convert(naming, &files, diags)),
-                    Err(what) => return Err(crashed(what)),
+                    Err(stop) => return Err(crashed(stop)),
                 }
             }
         };
@@ -205,17 +235,6 @@ impl NickelContext {
             };
             terms.insert(main, emptied);
         }
-    }
-
-    fn imports_of(&self, file: FileId) -> BTreeSet<PathBuf> {
-        let resolver = &self.vm.import_resolver;
-        resolver
-            .import_data
-            .transitive_imports(file)
-            .into_iter()
-            .map(|id| PathBuf::from(resolver.sources.files().name(id)))
-            .filter(|p| !p.starts_with(VIRTUAL_ROOT))
-            .collect()
     }
 }
 
@@ -547,21 +566,84 @@ pub(crate) fn in_interpreter() -> bool {
     IN_NICKEL.with(|f| f.get())
 }
 
+/// Why interpreter code stopped before returning.
+#[derive(Debug, PartialEq)]
+enum Stop {
+    /// It panicked, with this message.
+    Panic(String),
+    /// It went over a budget.
+    Exceeded(Exceeded),
+}
+
 /// Runs interpreter code and catches its panics (the interpreter has known
-/// ones), giving the panic's message. Only the interpreter's own calls go
-/// through here: a panic in jardin's code around them is a jardin bug and
-/// must not pass for the interpreter's.
-fn interpreter<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+/// ones, and the budget checks unwind through it). Only the interpreter's
+/// own calls go through here: a panic in jardin's code around them is a
+/// jardin bug and must not pass for the interpreter's.
+fn interpreter<T>(f: impl FnOnce() -> T) -> Result<T, Stop> {
     IN_NICKEL.with(|flag| flag.set(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     IN_NICKEL.with(|flag| flag.set(false));
     result.map_err(|panic| {
-        panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default()
+        if let Some(over) = panic.downcast_ref::<Exceeded>() {
+            return Stop::Exceeded(*over);
+        }
+        Stop::Panic(
+            panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default(),
+        )
     })
+}
+
+/// True when `value` nests deeper than `limit` (records and arrays). The
+/// walk keeps its own stack, so it never recurses.
+fn nests_deeper(value: &NickelValue, limit: usize) -> bool {
+    let mut stack = vec![(value.clone(), 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        if depth > limit {
+            return true;
+        }
+        if let Some(record) = v.as_record().and_then(|c| c.into_opt()) {
+            for field in record.fields.values() {
+                if let Some(inner) = &field.value {
+                    stack.push((inner.clone(), depth + 1));
+                }
+            }
+        } else if let Some(array) = v.as_array().and_then(|c| c.into_opt()) {
+            for inner in array.array.iter() {
+                stack.push((inner.clone(), depth + 1));
+            }
+        }
+    }
+    false
+}
+
+/// J0010 or J0011: evaluating the user's file went over a budget.
+fn exceeded_diagnostic(
+    naming: &Naming<'_>,
+    user_path: &Path,
+    user_text: &str,
+    over: Exceeded,
+) -> Vec<Diagnostic> {
+    let file = SourceFile::new(naming.display(&user_path.to_string_lossy()), user_text);
+    let at = 0..file.text.len().min(1);
+    let diagnostic = match over {
+        Exceeded::Time(limit) => Diagnostic::error(
+            code::EVALUATION_TIMEOUT,
+            format!("evaluating this file took more than {} s", limit.as_secs_f64()),
+        )
+        .with_label(file, at, "while evaluating this file")
+        .with_help("look for a recursion that never ends or grows exponentially; `--max-eval-seconds` raises the limit"),
+        Exceeded::Memory(limit) => Diagnostic::error(
+            code::EVALUATION_MEMORY,
+            format!("evaluating this file allocated more than {} MiB", limit >> 20),
+        )
+        .with_label(file, at, "while evaluating this file")
+        .with_help("look for a recursion without end or a huge generated array; `--max-eval-memory` raises the limit"),
+    };
+    vec![diagnostic]
 }
 
 /// J0006: the interpreter panicked (`what`, its message) while evaluating
@@ -594,13 +676,21 @@ fn code_of(message: &str) -> Code {
 mod tests {
     use super::*;
 
+    fn user(path: &Path, text: &str) -> Vec<ReadFile> {
+        vec![ReadFile {
+            path: path.to_path_buf(),
+            format: InputFormat::Nickel,
+            text: text.to_string(),
+        }]
+    }
+
     /// The prelude's untyped helpers give what the typed `std` functions
     /// they replace give, edge cases included: the catalog's output must not
     /// depend on which one a render function calls.
     #[test]
     fn prelude_helpers_agree_with_std() {
         let tmp = tempfile::tempdir().unwrap();
-        let user = tmp.path().join("user.ncl");
+        let user_path = tmp.path().join("user.ncl");
         let naming = Naming { root: tmp.path() };
         let program = r#"
 let fast = import "jardin/prelude.ncl" in
@@ -622,7 +712,14 @@ let pairs = fun f g cases => std.array.map (fun c => { fast = f c, std = g c }) 
 "#;
         let mut ctx = NickelContext::new(&[]);
         let out = ctx
-            .eval(&naming, &user, "{}", "main.ncl", program.to_string(), "")
+            .eval(
+                &naming,
+                &user(&user_path, "{}"),
+                "main.ncl",
+                program.to_string(),
+                "",
+                Limits::default(),
+            )
             .unwrap_or_else(|d| panic!("{d:?}"));
         let cases = out.value.as_object().unwrap();
         assert_eq!(cases.len(), 12);
@@ -643,12 +740,15 @@ let pairs = fun f g cases => std.array.map (fun c => { fast = f c, std = g c }) 
         let tmp = tempfile::tempdir().unwrap();
         let user = tmp.path().join("tenants/asso.ncl");
         let naming = Naming { root: tmp.path() };
-        let what = interpreter::<()>(|| panic!("index out of bounds: the len is 0"))
-            .expect_err("the panic is caught");
+        let Err(Stop::Panic(what)) =
+            interpreter::<()>(|| panic!("index out of bounds: the len is 0"))
+        else {
+            panic!("the panic is caught with its message")
+        };
         assert!(!in_interpreter());
         assert_eq!(what, "index out of bounds: the len is 0");
         let owned = interpreter::<()>(|| std::panic::panic_any(format!("thunk {} blackholed", 7)));
-        assert_eq!(owned, Err("thunk 7 blackholed".to_string()));
+        assert_eq!(owned, Err(Stop::Panic("thunk 7 blackholed".to_string())));
         assert_eq!(interpreter(|| 42), Ok(42));
 
         let d = crash_diagnostic(&naming, &user, "{ id = \"asso\" }", &what);
@@ -688,12 +788,27 @@ let pairs = fun f g cases => std.array.map (fun c => { fast = f c, std = g c }) 
         let naming = Naming { root: tmp.path() };
         let mut ctx = NickelContext::new(&[]);
         let main = |p: &Path| format!("import {}", super::super::nickel_string(p));
-        let first = ctx.eval(&naming, &a, a_text, "main.ncl", main(&a), "");
+        let first = ctx.eval(
+            &naming,
+            &user(&a, a_text),
+            "main.ncl",
+            main(&a),
+            "",
+            Limits::default(),
+        );
         assert_eq!(
             first.ok().map(|o| o.value),
             Some(serde_json::json!({ "x": 1 }))
         );
-        let second = ctx.eval(&naming, &b, b_text, "main.ncl", main(&b), "");
+        // `b` reads `a`, which the first evaluation registered.
+        let second = ctx.eval(
+            &naming,
+            &user(&b, b_text),
+            "main.ncl",
+            main(&b),
+            "",
+            Limits::default(),
+        );
         assert_eq!(
             second.ok().map(|o| o.value),
             Some(serde_json::json!({ "x": 1, "y": 2 }))

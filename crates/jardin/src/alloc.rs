@@ -6,7 +6,70 @@
 //! of a cold build went to glibc's malloc and free).
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: Counting = Counting(mimalloc::MiMalloc);
+
+/// mimalloc, counting each thread's bytes for the evaluation budgets
+/// (`jardin_core::budget`). A thread that goes over its hard limit (one
+/// allocation far beyond the budget, which the evaluator's own checks
+/// would see too late) ends the process with exit code 1 and the message
+/// the evaluator left for it.
+struct Counting(mimalloc::MiMalloc);
+
+// SAFETY: every method forwards to mimalloc unchanged; the counting only
+// touches const-initialized thread-locals without destructors.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    #[inline]
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        if jardin_core::budget::allocated(layout.size()) {
+            over_budget();
+        }
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { self.0.alloc(layout) }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        if jardin_core::budget::allocated(layout.size()) {
+            over_budget();
+        }
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { self.0.alloc_zeroed(layout) }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        jardin_core::budget::freed(layout.size());
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { self.0.dealloc(ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        jardin_core::budget::freed(layout.size());
+        if jardin_core::budget::allocated(new) {
+            over_budget();
+        }
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { self.0.realloc(ptr, layout, new) }
+    }
+}
+
+/// Ends the process from inside the allocator: nothing here allocates.
+#[cold]
+fn over_budget() -> ! {
+    let message = jardin_core::budget::take_hard_message();
+    let text = if message.is_empty() {
+        "error[J0011]: an evaluation went far over its memory budget (--max-eval-memory)\n"
+    } else {
+        message.as_str()
+    };
+    // SAFETY: writes a buffer we own to stderr, then ends the process
+    // without running destructors or atexit handlers, which could allocate.
+    unsafe {
+        libc::write(2, text.as_ptr().cast(), text.len());
+        libc::_exit(1);
+    }
+}
 
 /// mimalloc's `mi_option_arena_eager_commit` and `mi_option_purge_delay`,
 /// which `libmimalloc-sys` does not name; a test checks the numbers

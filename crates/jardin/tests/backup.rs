@@ -114,3 +114,63 @@ fn an_opt_out_is_reported_and_its_volume_skipped() {
     let from_build: serde_json::Value = serde_json::from_str(&written).unwrap();
     assert_eq!(from_build, v, "build and `backup coverage` disagree");
 }
+
+/// A backup counts only if it can run. Without the API server's address,
+/// k8up's backup pods on louise-michel could not list the pods of their
+/// namespace: every k8up piece there is "uncovered", with what stands in
+/// the way, and `check` fails with J0862; the other cluster stays covered.
+/// Before, the report said "covered" over backups that could never run.
+#[test]
+fn a_backup_that_cannot_run_is_not_covered() {
+    let tmp = copy_example();
+    let path = tmp.path().join("jardin.ncl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.trim_start()
+                .starts_with("kubernetes_api = { addresses = [\"10.10.")
+        })
+        .expect("louise-michel's kubernetes_api: update this test");
+    std::fs::write(&path, text.replace(&format!("{line}\n"), "")).unwrap();
+    let root = tmp.path().to_str().unwrap();
+
+    let v = coverage_json(root);
+    let state = v["state"].as_array().unwrap();
+    let blocked: Vec<&serde_json::Value> = state
+        .iter()
+        .filter(|e| e["blocked_by"].is_array())
+        .collect();
+    assert!(!blocked.is_empty());
+    for e in &blocked {
+        assert_eq!(e["status"], "uncovered", "{e}");
+        assert_eq!(e["cluster"], "louise-michel", "{e}");
+        assert_ne!(e["kind"], "database", "{e}");
+        assert!(e.get("backup").is_none(), "{e}");
+        let why = e["blocked_by"].to_string();
+        assert!(
+            why.contains("k8up → kubernetes api") && why.contains("kubernetes_api"),
+            "{e}"
+        );
+    }
+    // Every k8up piece of louise-michel, and nothing else.
+    let k8up_there = state
+        .iter()
+        .filter(|e| e["cluster"] == "louise-michel" && e["kind"] != "database")
+        .count();
+    assert_eq!(blocked.len(), k8up_there);
+    assert_eq!(v["summary"]["uncovered"], blocked.len());
+    assert_eq!(
+        v["summary"]["covered"].as_u64().unwrap() as usize,
+        state.len() - blocked.len()
+    );
+
+    let (code, table, _) = jardin(&["--no-cache", "--color", "never", "backup", "coverage", root]);
+    assert_eq!(code, 1);
+    assert!(table.contains("CANNOT RUN"), "{table}");
+
+    let (code, _, stderr) = jardin(&["--no-cache", "--color", "never", "check", root]);
+    assert_eq!(code, 1);
+    assert_eq!(stderr.matches("J0862").count(), blocked.len(), "{stderr}");
+    assert!(stderr.contains("its backup cannot run"), "{stderr}");
+}

@@ -128,6 +128,8 @@ fn a_literal_secret_is_rejected_and_never_echoed_whole() {
         "--color",
         "never",
         "--no-cache",
+        "--import-root",
+        "examples/errors",
         "check",
         "examples/errors/literal-secret",
     ]);
@@ -152,6 +154,8 @@ fn json_diagnostics_carry_file_line_and_code() {
         "--error-format",
         "json",
         "--no-cache",
+        "--import-root",
+        "examples/errors",
         "check",
         "examples/errors/unknown-app",
     ]);
@@ -198,4 +202,112 @@ fn a_usage_error_exits_1_and_help_exits_0() {
     let (code, stdout, _) = jardin(&["plan", "--help"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("--markdown-budget"), "{stdout}");
+}
+
+/// A `tenants` that cannot be read (a dangling link, a file) is an error
+/// for every command that reads a config root, never an empty collective:
+/// `plan` would then propose deleting every tenant's objects, `diff`
+/// would show every tenant removed, and `build` would publish an output
+/// without them.
+#[test]
+fn an_unreadable_tenants_is_an_error_for_every_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    copy_dir(&repo().join("examples/collective"), &root);
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(out.join("k8s")).unwrap();
+    std::fs::write(out.join("k8s/previous.yaml"), "kind: Namespace\n").unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&root)
+            .args(["-c", "user.email=ci@jardin.invalid", "-c", "user.name=ci"])
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "base"]);
+
+    let (r, o) = (root.to_str().unwrap(), out.to_str().unwrap());
+    let live = root.join("live");
+    let live = live.to_str().unwrap();
+    let commands: [&[&str]; 5] = [
+        &["check", r],
+        &["build", r, "-o", o],
+        &["graph", r],
+        &["plan", r, "--live", live],
+        &["diff", "HEAD", "--root", r],
+    ];
+    type Breaks<'a> = (&'a str, &'a dyn Fn(&Path));
+    let unreadable: [Breaks<'_>; 2] = [
+        ("a dangling link", &|tenants| {
+            std::os::unix::fs::symlink(tenants.with_file_name("gone"), tenants).unwrap()
+        }),
+        ("a file", &|tenants| std::fs::write(tenants, "").unwrap()),
+    ];
+    for (what, make) in unreadable {
+        let tenants = root.join("tenants");
+        if std::fs::symlink_metadata(&tenants).is_ok_and(|m| m.is_dir()) {
+            std::fs::remove_dir_all(&tenants).unwrap();
+        } else {
+            std::fs::remove_file(&tenants).unwrap();
+        }
+        make(&tenants);
+        for args in commands {
+            let mut full = vec!["--no-cache", "--error-format", "json"];
+            full.extend_from_slice(args);
+            let (code, stdout, err) = jardin(&full);
+            assert_eq!(code, 1, "{what}: {args:?}\n{stdout}\n{err}");
+            assert!(
+                err.contains("\"code\":\"J0005\"") && err.contains("tenants"),
+                "{what}: {args:?}\n{err}"
+            );
+            // No plan, graph or review was printed: nothing proposes to
+            // delete what the tenants run.
+            assert!(stdout.trim().is_empty(), "{what}: {args:?}\n{stdout}");
+        }
+        assert_eq!(
+            std::fs::read_to_string(out.join("k8s/previous.yaml")).unwrap(),
+            "kind: Namespace\n",
+            "{what}"
+        );
+        assert_entries(tmp.path(), &["out", "root"]);
+        assert_entries(&out, &["k8s"]);
+    }
+}
+
+/// A build killed while it wrote leaves its staging directory beside the
+/// output, or the previous output it was removing: the next build removes
+/// them, and swaps the complete new output in.
+#[test]
+fn the_next_build_removes_what_a_killed_build_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, out, _) = minimal_copy(tmp.path());
+    let (r, o) = (root.to_str().unwrap(), out.to_str().unwrap());
+    let (code, _, err) = jardin(&["--no-cache", "build", r, "-o", o]);
+    assert_eq!(code, 0, "{err}");
+    let complete = std::fs::read_dir(out.join("k8s/potager/les-amis-pad"))
+        .unwrap()
+        .count();
+    for leftover in [".out.new-Q3xk9a", ".out.old-7Hh2Lp"] {
+        let half = tmp.path().join(leftover).join("k8s/potager");
+        std::fs::create_dir_all(&half).unwrap();
+        std::fs::write(half.join("half-written.yaml"), "kind: Dep").unwrap();
+    }
+    std::fs::write(out.join("stale.txt"), "from an older build").unwrap();
+    let (code, _, err) = jardin(&["--no-cache", "build", r, "-o", o]);
+    assert_eq!(code, 0, "{err}");
+    assert_entries(tmp.path(), &["out", "root"]);
+    assert!(!out.join("stale.txt").exists());
+    assert_eq!(
+        std::fs::read_dir(out.join("k8s/potager/les-amis-pad"))
+            .unwrap()
+            .count(),
+        complete
+    );
 }

@@ -277,13 +277,17 @@ fn a_collective_change_is_seen_by_every_tenant_it_reaches() {
         .filter(|p| p.contains("SMTP_PORT"))
         .collect();
     assert!(!ports.is_empty(), "{json}");
-    // Every Nextcloud sends mail through the relay (egress to 465 and 587
-    // is already allowed): those change, nothing else.
+    // Every Nextcloud sends mail through the relay: its Deployment and the
+    // egress of its pods (which allows the relay's port, and no other)
+    // change, nothing else.
     assert!(
         changes
             .iter()
-            .all(|c| c["kind"] == "Deployment" && c["name"] == "nextcloud"),
+            .all(|c| (c["kind"] == "Deployment" && c["name"] == "nextcloud")
+                || (c["kind"] == "NetworkPolicy"
+                    && (c["name"] == "allow-nextcloud-egress"
+                        || c["name"] == "allow-nextcloud-cron-egress"))),
         "{json}"
     );
-    assert_eq!(changes.len(), 6, "{json}");
+    assert_eq!(changes.len(), 18, "{json}");
 }

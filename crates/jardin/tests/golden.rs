@@ -137,10 +137,14 @@ fn error_examples_give_pinned_diagnostics() {
     let mut actual = BTreeMap::new();
     for case in &cases {
         let root = format!("examples/errors/{case}");
+        // The examples share one collective, beside them: `--import-root`
+        // lets them read it (docs/SECURITY.md).
         let (code, stdout, human) = jardin(&[
             "--color",
             "never",
             "--no-cache",
+            "--import-root",
+            "examples/errors",
             "check",
             "--deny-warnings",
             &root,
@@ -155,6 +159,8 @@ fn error_examples_give_pinned_diagnostics() {
             "--error-format",
             "json",
             "--no-cache",
+            "--import-root",
+            "examples/errors",
             "check",
             "--deny-warnings",
             &root,

@@ -255,3 +255,75 @@ fn hedgedoc_runs_one_instance() {
     }
     assert!(seen >= 5, "{seen}");
 }
+
+/// k8up's backup pod lists the pods of its namespace and runs each
+/// PreBackupPod's backup command through the Kubernetes API before it backs
+/// up (k8up: PreBackupPod, backup command annotation); its pods carry
+/// `k8upjob: "true"` (k8up's job labels). Behind the namespace's
+/// default-deny policy, a policy must let them reach the API server's
+/// endpoints (the cluster's `kubernetes_api`: a NetworkPolicy sees the
+/// endpoint after the Service address is translated), the backup target,
+/// and DNS; and a bucket's PreBackupPod (labelled by k8up with its name)
+/// must reach the object store.
+#[test]
+fn backup_pods_reach_the_kubernetes_api_and_their_repository() {
+    let objects = collective();
+    let mut seen = 0;
+    for (path, schedule) in of_kind(&objects, "Schedule") {
+        seen += 1;
+        let ns = schedule["metadata"]["namespace"].as_str().unwrap();
+        let cluster = path.split('/').next().unwrap();
+        let api = if cluster == "louise-michel" {
+            "10.10.0.11/32"
+        } else {
+            "10.20.0.11/32"
+        };
+        let policies: Vec<&Value> = of_kind(&objects, "NetworkPolicy")
+            .map(|(_, p)| p)
+            .filter(|p| {
+                p["metadata"]["namespace"] == ns
+                    && p["spec"]["podSelector"]["matchLabels"]["k8upjob"] == "true"
+            })
+            .collect();
+        let egress: Vec<&Value> = policies
+            .iter()
+            .flat_map(|p| p["spec"]["egress"].as_array().unwrap())
+            .collect();
+        let reaches = |cidr: &str, port: u64| {
+            egress.iter().any(|r| {
+                r["to"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t["ipBlock"]["cidr"] == cidr)
+                    && r["ports"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|p| p["port"] == port)
+            })
+        };
+        assert!(
+            reaches(api, 6443),
+            "{path}: k8up cannot reach the API at {api}"
+        );
+        assert!(
+            reaches("192.0.2.80/32", 443),
+            "{path}: k8up cannot reach the backup target"
+        );
+        assert!(
+            egress.iter().any(|r| r["ports"][0]["port"] == 53),
+            "{path}: k8up cannot resolve names"
+        );
+        let dir = path.rsplit_once('/').unwrap().0;
+        if objects.contains_key(&format!("{dir}/prebackuppod-bucket-data.yaml")) {
+            let rclone = &objects[&format!("{dir}/networkpolicy-allow-bucket-data-egress.yaml")];
+            assert_eq!(
+                rclone["spec"]["podSelector"]["matchLabels"]["k8up.syn.tools/preBackupPod"],
+                "bucket-data",
+                "{dir}"
+            );
+        }
+    }
+    assert!(seen >= 10, "{seen}");
+}

@@ -22,7 +22,9 @@ use super::{source_secret, Coverage, Kind, Method, Piece, Status};
 use crate::emit::k8s::add_labels;
 use crate::emit::DesiredObject;
 use jardin_core::kube::{GENERATE_ANNOTATION, MANAGED_BY, TENANT_LABEL};
-use jardin_core::model::{BackupTarget, Collective, Retention};
+use jardin_core::model::{
+    BackupTarget, Collective, CompiledTenant, Direction, Flow, FlowPort, Peer, Retention,
+};
 
 /// Namespace where the collective keeps the backup credentials and keys;
 /// jardin replicates them from there into the namespaces that need them.
@@ -35,8 +37,12 @@ pub(crate) const K8UP_BACKUP_ANNOTATION: &str = "k8up.io/backup";
 const RCLONE_IMAGE: &str = "docker.io/rclone/rclone:1.69";
 const BUSYBOX_IMAGE: &str = "docker.io/library/busybox:1.37";
 /// Secret names in an app namespace.
-const TARGET_SECRET: &str = "backup-target";
-const REPO_SECRET: &str = "backup-repo";
+pub(crate) const TARGET_SECRET: &str = "backup-target";
+pub(crate) const REPO_SECRET: &str = "backup-repo";
+/// The label k8up puts on the pods of its jobs (backup, check, prune).
+pub(crate) const K8UP_JOB_LABEL: &str = "k8upjob";
+/// The label k8up gives the pods of a PreBackupPod: its name.
+pub(crate) const PRE_BACKUP_POD_LABEL: &str = "k8up.syn.tools/preBackupPod";
 
 /// How long a piece is kept.
 #[derive(Clone, Debug, PartialEq)]
@@ -335,34 +341,26 @@ fn derive(collective: &Collective, cov: &Coverage, scope: Scope) -> Vec<DesiredO
         pg_backups(collective, cov)
     };
 
-    // Per app namespace: the k8up pieces, grouped.
-    let mut by_ns: BTreeMap<(String, String, String), Vec<&Piece>> = BTreeMap::new();
-    for p in &cov.pieces {
-        if p.kind != Kind::Database && p.effective().is_some() {
-            by_ns
-                .entry((p.cluster.clone(), p.tenant.clone(), p.instance.clone()))
-                .or_default()
-                .push(p);
-        }
-    }
     // Namespaces that read a generated repository key, per cluster.
     let mut generated_key: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for ((cluster, tenant, instance), pieces) in &by_ns {
+    for app in k8up_apps(collective, cov) {
+        let K8upApp {
+            cluster,
+            tenant,
+            instance,
+            pieces,
+            target: t,
+            key,
+        } = &app;
         let first = pieces[0];
         let Some(e) = first.effective() else { continue };
-        let Some(t) = collective.backup_targets.get(&e.policy.target) else {
-            continue;
-        };
-        let Some(key) = &e.policy.encryption_key else {
-            continue; // J0504
-        };
         let ns = first.namespace.as_str();
         let Some(d) = detail(collective, &pg, first) else {
             continue;
         };
         if !matches!(key, jardin_core::model::SecretSource::Ref(_)) {
             generated_key
-                .entry(cluster.clone())
+                .entry(cluster.to_string())
                 .or_default()
                 .insert(ns.to_string());
         }
@@ -410,13 +408,17 @@ fn derive(collective: &Collective, cov: &Coverage, scope: Scope) -> Vec<DesiredO
         if !secrets.is_empty() {
             objs.push(escrow_pod(ns, &secrets));
         }
+        objs.extend(crate::emit::flows::policies(
+            ns,
+            &pod_flows(collective, &app),
+        ));
         let l = labels(Some(tenant), Some(ns));
         for mut o in objs {
             add_labels(&mut o, &l);
             out.push(DesiredObject::new(
                 cluster,
-                Some(tenant.clone()),
-                Some(instance.clone()),
+                Some(tenant.to_string()),
+                Some(instance.to_string()),
                 o,
             ));
         }
@@ -472,6 +474,162 @@ fn derive(collective: &Collective, cov: &Coverage, scope: Scope) -> Vec<DesiredO
         }
     }
     out
+}
+
+/// An app whose volumes, buckets or escrowed secrets k8up backs up: one
+/// `Schedule` in its namespace, with its pods and their flows.
+pub(crate) struct K8upApp<'a> {
+    pub(crate) cluster: &'a str,
+    pub(crate) tenant: &'a str,
+    pub(crate) instance: &'a str,
+    /// Its covered k8up pieces, in coverage order (never empty).
+    pub(crate) pieces: Vec<&'a Piece>,
+    pub(crate) target: &'a BackupTarget,
+    /// The repository password.
+    pub(crate) key: &'a jardin_core::model::SecretSource,
+}
+
+/// Every app that gets a k8up `Schedule`: covered non-database pieces,
+/// grouped by app, whose target is known (else J0107) and whose policy has
+/// a repository password (else J0504).
+pub(crate) fn k8up_apps<'a>(collective: &'a Collective, cov: &'a Coverage) -> Vec<K8upApp<'a>> {
+    let mut by_app: BTreeMap<(&str, &str, &str), Vec<&Piece>> = BTreeMap::new();
+    for p in &cov.pieces {
+        if p.kind != Kind::Database && p.effective().is_some() {
+            by_app
+                .entry((&p.cluster, &p.tenant, &p.instance))
+                .or_default()
+                .push(p);
+        }
+    }
+    by_app
+        .into_iter()
+        .filter_map(|((cluster, tenant, instance), pieces)| {
+            let e = pieces[0].effective()?;
+            Some(K8upApp {
+                cluster,
+                tenant,
+                instance,
+                target: collective.backup_targets.get(&e.policy.target)?,
+                key: e.policy.encryption_key.as_ref()?,
+                pieces,
+            })
+        })
+        .collect()
+}
+
+/// The flows of an app's backup pods. k8up's backup, check and prune pods
+/// reach the repository at the target's endpoint; the backup pod also
+/// lists the namespace's pods and runs the backup command in each
+/// PreBackupPod through the Kubernetes API (k8up: how backups work). A
+/// bucket's PreBackupPod reads the app's object store.
+pub(crate) fn pod_flows(collective: &Collective, app: &K8upApp<'_>) -> Vec<Flow> {
+    use crate::emit::flows;
+    let Some(cluster) = collective.clusters.get(app.cluster) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut add = |group: &str,
+                   pods: &BTreeMap<String, String>,
+                   peer_name: &str,
+                   why: &str,
+                   (peer, ports): (Peer, Vec<FlowPort>)| {
+        out.push(Flow {
+            name: flows::flow_name(group, Direction::Egress, peer_name),
+            why: why.to_string(),
+            direction: Direction::Egress,
+            group: group.to_string(),
+            pods: pods.clone(),
+            peer,
+            ports,
+        });
+    };
+    let k8up = BTreeMap::from([(K8UP_JOB_LABEL.to_string(), "true".to_string())]);
+    add(
+        "k8up",
+        &k8up,
+        "dns",
+        "k8up's pods resolve the backup target's endpoint.",
+        flows::dns(cluster),
+    );
+    for api in flows::kubernetes_api(app.cluster, cluster) {
+        add(
+            "k8up",
+            &k8up,
+            "kubernetes api",
+            "k8up's backup pod lists the namespace's pods and runs each PreBackupPod's backup command through the API.",
+            api,
+        );
+    }
+    let port = flows::endpoint_port(&app.target.endpoint);
+    for peer in flows::to_addresses(&app.target.addresses) {
+        add(
+            "k8up",
+            &k8up,
+            "backup target",
+            "restic writes, checks and prunes the repository at the target's endpoint.",
+            (
+                peer,
+                vec![FlowPort {
+                    protocol: "TCP".into(),
+                    port: Some(port),
+                }],
+            ),
+        );
+    }
+    for p in app.pieces.iter().filter(|p| p.method == Method::K8upRclone) {
+        let name = format!("bucket-{}", p.name);
+        let pods = BTreeMap::from([(PRE_BACKUP_POD_LABEL.to_string(), name.clone())]);
+        add(
+            &name,
+            &pods,
+            "dns",
+            "rclone resolves the object store's endpoint.",
+            flows::dns(cluster),
+        );
+        let Some(store) = p
+            .object_store
+            .as_ref()
+            .and_then(|s| cluster.services.object_stores.get(s))
+        else {
+            continue;
+        };
+        let port = flows::endpoint_port(&store.endpoint);
+        for peer in flows::to_addresses(&store.addresses) {
+            add(
+                &name,
+                &pods,
+                "object store",
+                "rclone copies the bucket from the app's object store.",
+                (
+                    peer,
+                    vec![FlowPort {
+                        protocol: "TCP".into(),
+                        port: Some(port),
+                    }],
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// Adds the flows of each app's backup pods to the app's own, where the
+/// rule that checks the NetworkPolicies finds them.
+pub(crate) fn declare_flows(
+    collective: &Collective,
+    cov: &Coverage,
+    compiled: &mut CompiledTenant,
+) {
+    for app in k8up_apps(collective, cov) {
+        if compiled.tenant.id != app.tenant {
+            continue;
+        }
+        let flows = pod_flows(collective, &app);
+        if let Some(a) = compiled.apps.get_mut(app.instance) {
+            a.flows.extend(flows);
+        }
+    }
 }
 
 /// Adds the backup objects to the desired state: a partial `Cluster` is
@@ -577,6 +735,7 @@ mod tests {
             criticality: "high".into(),
             method,
             pg: (kind == Kind::Database).then(|| ("databases".into(), "pg".into())),
+            object_store: None,
             status: Status::Covered(Box::new(Effective {
                 policy,
                 origin: [("target", Layer::Collective)].into_iter().collect(),

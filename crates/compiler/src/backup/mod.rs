@@ -6,8 +6,9 @@
 //! effective policy is the collective's default, raised by the tenant's
 //! plan, then overridden by the tenant, then by the app, field by field. A
 //! piece is *covered* (it has a policy and a mechanism that runs on its
-//! cluster), *opted out* (with a written reason), or *uncovered* (an error,
-//! J0501).
+//! cluster, and its backup can run: admitted, reachable, with its
+//! credentials), *opted out* (with a written reason), or *uncovered* (an
+//! error, J0501, or J0862 when the backup is there but cannot run).
 //!
 //! - `derive`: pure, coverage → Kubernetes objects.
 //! - `schedule`: spreading over the night, cron validation.
@@ -181,6 +182,15 @@ pub(crate) enum Gap {
     Capability(&'static str),
     /// A database with no Postgres service bound.
     NoDatabaseService,
+    /// Its backup is emitted but could not run: what stands in the way
+    /// (the pod refused by its namespace's Pod Security level, a flow the
+    /// NetworkPolicies block, a credential nothing provides), judged on the
+    /// emitted objects by `check::backup::settle`.
+    CannotRun(Vec<String>),
+    /// The policy cannot make a backup at all (no repository password,
+    /// J0504; an unknown target, J0107): those rules report the cause,
+    /// from the policy kept here.
+    NoSchedule { policy: Box<Effective>, why: String },
 }
 
 #[derive(Clone, Debug)]
@@ -205,6 +215,9 @@ pub(crate) struct Piece {
     pub(crate) method: Method,
     /// For databases: (namespace, name) of the CloudNativePG cluster.
     pub(crate) pg: Option<(String, String)>,
+    /// For buckets: the object store the app is bound to, which the
+    /// backup's rclone pod reads.
+    pub(crate) object_store: Option<String>,
     pub(crate) status: Status,
 }
 
@@ -216,6 +229,15 @@ impl Piece {
     pub(crate) fn effective(&self) -> Option<&Effective> {
         match &self.status {
             Status::Covered(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The policy that applies, whether or not the backup can run: what
+    /// the rules about policies judge.
+    pub(crate) fn policy(&self) -> Option<&Effective> {
+        match &self.status {
+            Status::Covered(e) | Status::Uncovered(Gap::NoSchedule { policy: e, .. }) => Some(e),
             _ => None,
         }
     }
@@ -408,6 +430,11 @@ pub(crate) fn resolve(
                 .and_then(|a| a.bindings.postgres.as_ref())
                 .and_then(|p| cluster?.services.postgres.get(p))
                 .map(|p| (p.namespace.clone(), p.cluster.clone()));
+            let store = unit
+                .compiled
+                .apps
+                .get(instance)
+                .and_then(|a| a.bindings.object_store.clone());
             let eff = effective(collective, Some(plan), &t.backup, &parsed.over);
             // State the catalog declares, then secrets that encrypt data.
             let mut items: Vec<(String, Kind, String)> = entry
@@ -463,6 +490,11 @@ pub(crate) fn resolve(
                     method,
                     pg: if kind == Kind::Database {
                         pg.clone()
+                    } else {
+                        None
+                    },
+                    object_store: if kind == Kind::Bucket {
+                        store.clone()
                     } else {
                         None
                     },

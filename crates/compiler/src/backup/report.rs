@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::derive::{self, Kept};
-use super::{Coverage, Status};
+use super::{Coverage, Gap, Status};
 use jardin_core::model::{Collective, Retention};
 
 pub(crate) const FORMAT_VERSION: u32 = 1;
@@ -43,6 +43,10 @@ pub(crate) struct Entry {
     pub(crate) status: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub(crate) reason: Option<String>,
+    /// For a piece whose backup is there but cannot run: what stands in
+    /// the way (a pod refused, a flow blocked, a credential missing).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub(crate) blocked_by: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub(crate) backup: Option<Backup>,
 }
@@ -76,6 +80,11 @@ pub(crate) fn build(collective: &Collective, cov: &Coverage) -> Report {
                 Status::OptedOut { reason, .. } => ("opted-out", Some(reason.clone())),
                 Status::Uncovered(_) => ("uncovered", None),
             };
+            let blocked_by = match &p.status {
+                Status::Uncovered(Gap::CannotRun(why)) => why.clone(),
+                Status::Uncovered(Gap::NoSchedule { why, .. }) => vec![why.clone()],
+                _ => Vec::new(),
+            };
             let backup = derive::detail(collective, &pg, p).map(|d| {
                 let (retention, pitr_days) = match d.kept {
                     Kept::Generations(r) => (Some(r), None),
@@ -105,6 +114,7 @@ pub(crate) fn build(collective: &Collective, cov: &Coverage) -> Report {
                 criticality: p.criticality.clone(),
                 status: status.to_string(),
                 reason,
+                blocked_by,
                 backup,
             }
         })
@@ -162,6 +172,12 @@ pub fn table(r: &Report) -> String {
                     "-".into(),
                     "-".into(),
                     e.reason.clone().unwrap_or_default(),
+                ),
+                (None, _) if !e.blocked_by.is_empty() => (
+                    "CANNOT RUN".into(),
+                    "-".into(),
+                    "-".into(),
+                    e.blocked_by.join("; "),
                 ),
                 (None, _) => ("NOT BACKED UP".into(), "-".into(), "-".into(), "-".into()),
             };
@@ -233,6 +249,7 @@ mod tests {
                 criticality: "high".into(),
                 status: "uncovered".into(),
                 reason: None,
+                blocked_by: Vec::new(),
                 backup: None,
             }],
         };

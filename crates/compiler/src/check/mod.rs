@@ -5,7 +5,7 @@
 //! declares the codes it raises; the codes, titles and docs are in
 //! `jardin_core::code`, from which docs/DIAGNOSTICS.md is generated.
 
-mod backup;
+pub(crate) mod backup;
 mod capacity_exceeded;
 mod capacity_node_loss;
 mod derived_name_collision;
@@ -15,6 +15,7 @@ mod ha_single_replica;
 mod host_outside_zone;
 mod incompatible_service;
 mod missing_capability;
+mod network_flows;
 mod pod_security;
 mod quota_exceeded;
 mod references;
@@ -108,6 +109,7 @@ pub static RULES: &[&dyn Rule] = &[
     &ha_single_replica::HaSingleReplica,
     &singleton_replicas::SingletonReplicas,
     &pod_security::PodSecurity,
+    &network_flows::NetworkFlows,
     &quota_exceeded::QuotaExceeded,
     &capacity_exceeded::CapacityExceeded,
     &capacity_node_loss::CapacityNodeLoss,

@@ -76,13 +76,13 @@ impl Rule for PodSecurity {
 
 /// A Pod Security Standards level.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Level {
+pub(super) enum Level {
     Baseline,
     Restricted,
 }
 
 impl Level {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Level::Baseline => "baseline",
             Level::Restricted => "restricted",
@@ -92,7 +92,7 @@ impl Level {
 
 /// The level each of the tenant's namespaces enforces, from its Namespace
 /// object; `privileged` or no label checks nothing.
-fn levels(objects: &[DesiredObject]) -> HashMap<&str, Level> {
+pub(super) fn levels(objects: &[DesiredObject]) -> HashMap<&str, Level> {
     objects
         .iter()
         .filter(|o| o.value["kind"] == "Namespace")
@@ -112,7 +112,7 @@ fn levels(objects: &[DesiredObject]) -> HashMap<&str, Level> {
 
 /// The pod specs an object stands for: its template, or what an operator
 /// will run from it, each with a name for messages.
-fn pods(o: &Value) -> Vec<(String, Value)> {
+pub(super) fn pods(o: &Value) -> Vec<(String, Value)> {
     let spec = &o["spec"];
     match o["kind"].as_str().unwrap_or_default() {
         "Pod" => vec![("the pod".into(), spec.clone())],
@@ -175,7 +175,7 @@ const RESTRICTED_VOLUMES: &[&str] = &[
 ];
 
 /// What in `pod` the level forbids, each as `field: why`.
-fn violations(pod: &Value, level: Level) -> Vec<String> {
+pub(super) fn violations(pod: &Value, level: Level) -> Vec<String> {
     let mut out = Vec::new();
     let pod_ctx = &pod["securityContext"];
     for host in ["hostNetwork", "hostPID", "hostIPC"] {

@@ -7,6 +7,8 @@
 //! - `zonefile`: master file and JSON writer, master file reader
 //! - `live`: where the current zone comes from (AXFR + TSIG, or a file)
 //! - `plan`: pure diff of desired and live, honouring ownership markers
+//! - `verify`: a saved plan checked against the plan recomputed at apply,
+//!   and an update checked against the zone read back after it
 //! - `apply`: one RFC 2136 update per zone, with prerequisites
 //! - `tsig`: the key type, which never prints its secret
 //!
@@ -15,6 +17,7 @@
 pub mod derive;
 pub mod live;
 pub mod plan;
+pub mod verify;
 pub mod zonefile;
 
 use std::collections::BTreeMap;

@@ -303,8 +303,7 @@ pub fn plan_zone(desired: &ZoneData, live: &LiveZone) -> ZonePlan {
         .filter(|(k, v)| !is_marker(&k.0) && managed_type(&v[0], apex))
         .count();
     let budget = &desired.settings.deletion_budget;
-    let over_budget = deletes > budget.count as usize
-        || (deletes > 0 && deletes * 100 > budget.percent as usize * live_rrsets.max(1));
+    let over_budget = over_budget(deletes, budget.count, budget.percent, live_rrsets);
     ZonePlan {
         zone: desired.name().to_string(),
         live_soa: live.soa().cloned(),
@@ -318,6 +317,13 @@ pub fn plan_zone(desired: &ZoneData, live: &LiveZone) -> ZonePlan {
         desired_hash: hash_records(desired.records.iter().map(|r| &r.rr)),
         live_hash: hash_records(live.records.iter()),
     }
+}
+
+/// Whether `deletes` RRset deletions, in a zone of `live_rrsets`, exceed a
+/// budget of `count` RRsets or `percent` of the zone.
+pub(crate) fn over_budget(deletes: usize, count: u32, percent: u32, live_rrsets: usize) -> bool {
+    deletes > count as usize
+        || (deletes > 0 && deletes * 100 > percent as usize * live_rrsets.max(1))
 }
 
 fn change(action: Action, key: &RrKey, owner: &str, before: Vec<Rr>, after: Vec<Rr>) -> Change {
@@ -338,7 +344,9 @@ pub struct PlanFile {
     pub zones: Vec<SavedZone>,
 }
 
-/// What apply needs of a zone plan.
+/// What apply needs of a zone plan. Apply trusts none of it: it recomputes
+/// the plan and compares (`dns::verify`); the figures are saved so that an
+/// edit of what the reviewer saw is caught, not to decide anything.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct SavedZone {
     pub zone: String,
@@ -346,10 +354,16 @@ pub struct SavedZone {
     pub live_soa: Option<SavedRr>,
     pub deletes: usize,
     pub over_budget: bool,
+    pub budget_count: u32,
+    pub budget_percent: u32,
+    pub live_rrsets: usize,
+    /// The hash of the desired records: tells a config changed since the
+    /// plan from an edited file, for the message only.
+    pub desired_hash: String,
     pub changes: Vec<SavedChange>,
 }
 
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 pub struct SavedRr {
     pub name: String,
     #[serde(rename = "type")]
@@ -358,7 +372,7 @@ pub struct SavedRr {
     pub data: String,
 }
 
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SavedChange {
     pub action: String,
     pub name: String,
@@ -377,6 +391,24 @@ pub(crate) fn saved_rr(r: &Rr) -> SavedRr {
     }
 }
 
+/// A change as saved: records sorted, so that two saves of one change are
+/// equal.
+pub(crate) fn saved_change(c: &Change) -> SavedChange {
+    SavedChange {
+        action: format!("{:?}", c.action).to_lowercase(),
+        name: c.name.clone(),
+        rtype: c.rtype.clone(),
+        before: sorted(c.before.iter().map(saved_rr).collect()),
+        after: sorted(c.after.iter().map(saved_rr).collect()),
+    }
+}
+
+pub(crate) fn sorted(mut records: Vec<SavedRr>) -> Vec<SavedRr> {
+    records.sort();
+    records.dedup();
+    records
+}
+
 impl SavedZone {
     pub fn from_plan(p: &ZonePlan, server: Option<String>) -> Self {
         SavedZone {
@@ -385,17 +417,11 @@ impl SavedZone {
             live_soa: p.live_soa.as_ref().map(saved_rr),
             deletes: p.deletes,
             over_budget: p.over_budget,
-            changes: p
-                .changes
-                .iter()
-                .map(|c| SavedChange {
-                    action: format!("{:?}", c.action).to_lowercase(),
-                    name: c.name.clone(),
-                    rtype: c.rtype.clone(),
-                    before: c.before.iter().map(saved_rr).collect(),
-                    after: c.after.iter().map(saved_rr).collect(),
-                })
-                .collect(),
+            budget_count: p.budget_count,
+            budget_percent: p.budget_percent,
+            live_rrsets: p.live_rrsets,
+            desired_hash: p.desired_hash.clone(),
+            changes: p.changes.iter().map(saved_change).collect(),
         }
     }
 }

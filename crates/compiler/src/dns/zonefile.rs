@@ -129,8 +129,21 @@ pub(crate) fn write_json(zone: &ZoneData) -> String {
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }
 
-/// Reads a master file (a snapshot) into canonical records.
-pub(crate) fn parse_zone(text: &str, apex: &str) -> Result<Vec<Rr>, String> {
+/// Reads a master file (a snapshot) of the zone `apex` into canonical
+/// records, sorted; relative names are read against `apex`. Any text gives
+/// records or an error, never a panic: the fuzz target `zonefile`
+/// (`fuzz/`) holds it to that.
+pub fn parse_zone(text: &str, apex: &str) -> Result<Vec<Rr>, String> {
+    // The parser would read whatever file an absolute `$INCLUDE` names (a
+    // secret into the error message, `/dev/zero` into memory). A snapshot
+    // is one file: refused wherever the word appears, even in a comment or
+    // a quoted string, rather than trust a second lexer to agree with the
+    // parser's on where a directive starts.
+    if text.contains("$INCLUDE") {
+        return Err(
+            "`$INCLUDE` is not allowed: a snapshot is one self-contained master file".into(),
+        );
+    }
     let origin = Name::from_ascii(fqdn(apex)).map_err(|e| format!("bad zone name {apex}: {e}"))?;
     let (_, sets) = Parser::new(text, None, Some(origin))
         .parse()
@@ -219,5 +232,23 @@ mod tests {
         assert!(parse_zone("@ IN A not-an-ip\n", "example.org").is_err());
         // Garbage never panics, whatever the parser makes of it.
         let _ = parse_zone("\u{0}\u{1}garbage \"", "example.org");
+    }
+
+    /// Found while writing the `zonefile` fuzz target: the parser follows
+    /// an absolute `$INCLUDE`, so a snapshot could read any file on the
+    /// machine into its records (which a plan shows) or its error, or read
+    /// `/dev/zero` until memory runs out.
+    #[test]
+    fn include_is_refused() {
+        let mut secret = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut secret, b"leak 300 IN TXT hunter2\n").unwrap();
+        let text = format!("$INCLUDE {}\n", secret.path().display());
+        let err = parse_zone(&text, "example.org").unwrap_err();
+        assert!(
+            err.contains("$INCLUDE") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let err = parse_zone("@ 300 IN A 192.0.2.1\n$INCLUDE /dev/zero\n", "example.org");
+        assert!(err.unwrap_err().contains("$INCLUDE"));
     }
 }

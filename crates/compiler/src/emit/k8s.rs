@@ -77,13 +77,12 @@ fn namespace(app: &CompiledApp, catalog_app: &CatalogApp) -> Value {
     ns
 }
 
-/// Default deny in both directions, then the egress every app needs: DNS,
-/// its database, and HTTPS/SMTP out of the cluster.
-fn network_policies(
-    app: &CompiledApp,
-    pg_namespace: Option<&str>,
-    ingress_namespace: &str,
-) -> Vec<Value> {
+/// Default deny in both directions, then a policy per group of pods and
+/// direction that allows exactly the app's resolved flows
+/// (`emit::flows`): DNS, its database, its relay and object store, the
+/// ingress controller, cert-manager's HTTP-01 solver, and whatever else its
+/// catalog entry declares.
+fn network_policies(app: &CompiledApp) -> Vec<Value> {
     let ns = app.namespace.as_str();
     let mut deny = object(
         "networking.k8s.io/v1",
@@ -92,50 +91,9 @@ fn network_policies(
         Some(ns),
     );
     deny["spec"] = json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]});
-
-    let mut egress = vec![
-        json!({
-            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
-        }),
-        json!({"to": [{"podSelector": {}}]}),
-        json!({
-            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}}],
-            "ports": [{"port": 443, "protocol": "TCP"}, {"port": 587, "protocol": "TCP"}, {"port": 465, "protocol": "TCP"}],
-        }),
-    ];
-    if let Some(pg) = pg_namespace {
-        egress.push(json!({
-            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": pg}}}],
-            "ports": [{"port": 5432, "protocol": "TCP"}],
-        }));
-    }
-    let mut allow = object(
-        "networking.k8s.io/v1",
-        "NetworkPolicy",
-        "allow-egress",
-        Some(ns),
-    );
-    allow["spec"] = json!({"podSelector": {}, "policyTypes": ["Egress"], "egress": egress});
-    // cert-manager answers an HTTP-01 challenge from a solver pod it starts
-    // in the app's namespace, which the ingress controller must reach
-    // (cert-manager's HTTP01 docs: the solver listens on 8089).
-    let mut acme = object(
-        "networking.k8s.io/v1",
-        "NetworkPolicy",
-        "allow-acme-http01",
-        Some(ns),
-    );
-    acme["spec"] = json!({
-        "podSelector": {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}},
-        "policyTypes": ["Ingress"],
-        "ingress": [{
-            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ingress_namespace}}}],
-            "ports": [{"port": 8089, "protocol": "TCP"}],
-        }],
-    });
-    vec![deny, allow, acme]
+    let mut out = vec![deny];
+    out.extend(super::flows::policies(ns, &app.flows));
+    out
 }
 
 /// Postgres name rules: identifiers without '-'.
@@ -340,9 +298,9 @@ pub(crate) fn tenant_objects(
     let cluster = tenant.cluster.as_str();
     let mut out = Vec::new();
     // A tenant on an unknown cluster renders nothing (`check` says why).
-    let Some(cluster_model) = collective.clusters.get(cluster) else {
+    if !collective.clusters.contains_key(cluster) {
         return out;
-    };
+    }
     for (instance, app) in compiled.apps.iter_mut() {
         let Some(catalog_app) = catalog.get(&app.app) else {
             continue;
@@ -351,18 +309,9 @@ pub(crate) fn tenant_objects(
             continue;
         }
         let labels = labels(&tenant.id, app);
-        let pg_namespace = app
-            .bindings
-            .postgres
-            .as_ref()
-            .and_then(|p| collective.clusters.get(cluster)?.services.postgres.get(p))
-            .map(|p| p.namespace.clone());
+        app.flows = super::flows::resolve(collective, cluster, app, catalog_app);
         let mut objects: Vec<Value> = vec![namespace(app, catalog_app)];
-        objects.extend(network_policies(
-            app,
-            pg_namespace.as_deref(),
-            &cluster_model.ingress.namespace,
-        ));
+        objects.extend(network_policies(app));
         for (name, decl) in &catalog_app.secrets {
             objects.push(generated_secret(name, &app.namespace, &decl.keys, &[]));
         }

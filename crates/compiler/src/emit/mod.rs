@@ -2,6 +2,7 @@
 //! model to objects (`k8s`), and one function that writes a whole output
 //! directory atomically (`write`).
 
+pub(crate) mod flows;
 pub(crate) mod k8s;
 pub mod write;
 pub(crate) mod yaml;

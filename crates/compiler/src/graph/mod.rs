@@ -5,6 +5,7 @@
 //! Edges are found through indexes by identity (namespace, name, selector
 //! label), never by comparing every pair of objects.
 
+pub mod flows;
 pub mod render;
 
 // A fast hash for the graph's indexes: hundreds of thousands of lookups,

@@ -181,26 +181,42 @@ pub(crate) fn parse(text: &str, file: &Path) -> Result<Vec<Value>, Diagnostic> {
     Ok(out)
 }
 
+/// The live objects of `cluster` in the text of one snapshot file: those
+/// of `kinds` that carry jardin's label, as [`Snapshot`] lists them. `file`
+/// names the file in messages, and its extension (`.json` or not) chooses
+/// the parser. Public for the fuzz targets (`fuzz/`), which feed it
+/// arbitrary text: it must give objects or a diagnostic, never panic.
+pub fn read_objects(
+    text: &str,
+    file: &Path,
+    cluster: &str,
+    kinds: &[KindRef],
+) -> Result<Vec<LiveObject>, Diagnostic> {
+    let mut out = Vec::new();
+    for value in parse(text, file)? {
+        // Same filter as the cluster source: our label, listed kinds.
+        let kind = value["kind"].as_str().unwrap_or("");
+        let group = jardin_core::kube::group_of(value["apiVersion"].as_str().unwrap_or(""));
+        let listed = kinds
+            .iter()
+            .any(|k| k.kind == kind && jardin_core::kube::group_of(&k.api_version) == group);
+        if is_managed(&value) && listed {
+            out.push(LiveObject {
+                cluster: cluster.to_string(),
+                value: super::slim(value),
+            });
+        }
+    }
+    Ok(out)
+}
+
 impl LiveSource for Snapshot {
     fn list(&self, cluster: &str, kinds: &[KindRef]) -> Result<Vec<LiveObject>, Diagnostic> {
         let mut out = Vec::new();
         for file in &self.files {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| error(format!("cannot read {}: {e}", file.display())))?;
-            for value in parse(&text, file)? {
-                // Same filter as the cluster source: our label, listed kinds.
-                let kind = value["kind"].as_str().unwrap_or("");
-                let group = jardin_core::kube::group_of(value["apiVersion"].as_str().unwrap_or(""));
-                let listed = kinds.iter().any(|k| {
-                    k.kind == kind && jardin_core::kube::group_of(&k.api_version) == group
-                });
-                if is_managed(&value) && listed {
-                    out.push(LiveObject {
-                        cluster: cluster.to_string(),
-                        value: super::slim(value),
-                    });
-                }
-            }
+            out.extend(read_objects(&text, file, cluster, kinds)?);
         }
         debug_assert_eq!(cluster, self.cluster);
         Ok(out)

@@ -1,165 +1,120 @@
 //! Review: what a change to the config does to everything jardin
 //! generates, between two git revisions, without a cluster.
 //!
-//! Each revision is read from git (`git archive`) into a temporary
-//! directory, never touching the working tree, and compiled like any
+//! Each revision is read from git's objects into a temporary directory,
+//! exactly as committed (`revision.rs`), never touching the working tree, and compiled like any
 //! config root. The tenant cache is keyed by content, so the tenants a
 //! change does not touch come from the cache. The objects are compared with
 //! the plan's structural diff and secret masking; DNS zones and the backup
 //! coverage report are compared as files.
 
 pub mod render;
+mod revision;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde::Serialize;
 
 use crate::pipeline::Compilation;
-use jardin_core::code;
-use jardin_core::diag::Diagnostic;
 
-/// A revision checked out into a temporary directory.
-pub struct Checkout {
-    _dir: tempfile::TempDir,
-    /// The config root inside the checkout.
-    pub root: PathBuf,
-}
-
-fn git(dir: &Path, args: &[&str]) -> Result<String, Diagnostic> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .map_err(|e| {
-            Diagnostic::error(code::GIT_FAILED, format!("cannot run git: {e}"))
-                .with_help("jardin diff needs git on PATH")
-        })?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        return Err(Diagnostic::error(
-            code::UNKNOWN_REVISION,
-            format!("git {}: {err}", args.join(" ")),
-        )
-        .with_help(
-            "name a revision git knows: a branch, a tag, a commit, or origin/main after a fetch",
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
-}
-
-/// Reads revision `rev` of the repository holding `root` into a temporary
-/// directory (the whole tree, so that imports outside the root resolve).
-pub fn checkout(root: &Path, rev: &str) -> Result<Checkout, Diagnostic> {
-    let top = PathBuf::from(git(root, &["rev-parse", "--show-toplevel"])?);
-    let prefix = git(root, &["rev-parse", "--show-prefix"])?;
-    git(
-        &top,
-        &[
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            &format!("{rev}^{{commit}}"),
-        ],
-    )
-    .map_err(|_| {
-        Diagnostic::error(
-            code::UNKNOWN_REVISION,
-            format!("unknown revision \"{rev}\""),
-        )
-        .with_help("name a branch, a tag or a commit")
-    })?;
-    let dir = tempfile::Builder::new()
-        .prefix("jardin-rev-")
-        .tempdir()
-        .map_err(|e| {
-            Diagnostic::error(
-                code::CANNOT_READ,
-                format!("cannot create a temporary directory: {e}"),
-            )
-        })?;
-    let mut archive = Command::new("git")
-        .arg("-C")
-        .arg(&top)
-        .args(["archive", "--format=tar", rev])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Diagnostic::error(code::GIT_FAILED, format!("cannot run git: {e}")))?;
-    let stdout = archive
-        .stdout
-        .take()
-        .ok_or_else(|| Diagnostic::error(code::GIT_FAILED, "git archive gave no output"))?;
-    let untar = Command::new("tar")
-        .arg("-x")
-        .arg("-C")
-        .arg(dir.path())
-        .stdin(stdout)
-        .output()
-        .map_err(|e| Diagnostic::error(code::GIT_FAILED, format!("cannot run tar: {e}")))?;
-    let status = archive
-        .wait()
-        .map_err(|e| Diagnostic::error(code::GIT_FAILED, format!("git archive: {e}")))?;
-    if !status.success() || !untar.status.success() {
-        return Err(Diagnostic::error(
-            code::UNKNOWN_REVISION,
-            format!("cannot read revision \"{rev}\" from git"),
-        ));
-    }
-    let root = dir.path().join(prefix);
-    Ok(Checkout { _dir: dir, root })
-}
+pub use revision::{checkout, Checkout};
 
 /// Which tenants a change can affect, from the files of the two config
 /// roots: `Some(ids)` when only tenant files differ (the ids of those that
-/// differ or exist on one side), `None` when anything else that tenants
-/// read differs (the local catalog), and every tenant must be compared.
+/// differ or exist on one side), `None` when anything else differs, and
+/// every tenant must be compared.
 ///
-/// A tenant file that imports anything besides jardin's library is always
-/// compared: what it imports may have changed. The collective is checked
-/// after evaluation ([`same_collective`]), since `jardin.ncl` may import.
+/// Every file of each root counts, hidden ones and links included: a tenant
+/// reads only files of its root (`jardin-eval` confines imports), so a
+/// change outside `tenants/*.ncl` may change any tenant. A tenant file that
+/// imports anything besides jardin's library is always compared: what it
+/// imports may be another tenant's file. When in doubt, everything is
+/// compared. The collective is checked after evaluation
+/// ([`same_collective`]).
 pub fn affected_tenants(base: &Path, head: &Path) -> Option<BTreeSet<String>> {
-    if ncl_files(&base.join("catalog")) != ncl_files(&head.join("catalog")) {
-        return None;
-    }
-    let (b, h) = (
-        ncl_files(&base.join("tenants")),
-        ncl_files(&head.join("tenants")),
-    );
+    let (b, h) = (tree_files(base)?, tree_files(head)?);
     let mut affected = BTreeSet::new();
-    for id in b.keys().chain(h.keys()) {
-        let (x, y) = (b.get(id), h.get(id));
-        if x != y || [x, y].into_iter().flatten().any(|text| imports_files(text)) {
-            affected.insert(id.clone());
+    for path in b.keys().chain(h.keys()) {
+        let (x, y) = (b.get(path), h.get(path));
+        let id = tenant_id(path);
+        if x != y && id.is_none() {
+            return None;
+        }
+        let Some(id) = id else { continue };
+        if x != y || [x, y].into_iter().flatten().any(imports_files) {
+            affected.insert(id);
         }
     }
     Some(affected)
 }
 
-/// The `.ncl` files of a directory, by stem, with their bytes.
-fn ncl_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return BTreeMap::new();
-    };
-    entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ncl"))
-        .filter_map(|p| {
-            let id = p.file_stem()?.to_string_lossy().into_owned();
-            Some((id, std::fs::read(&p).ok()?))
-        })
-        .collect()
+/// A file of a config root, as compared between revisions.
+#[derive(PartialEq)]
+enum TreeFile {
+    File(Vec<u8>),
+    Link(PathBuf),
 }
 
-/// True when a Nickel file imports something besides `jardin/…`.
-fn imports_files(text: &[u8]) -> bool {
+/// Every file and link under `root`, by relative path. `None` when the tree
+/// cannot be read whole: then everything is compared.
+fn tree_files(root: &Path) -> Option<BTreeMap<PathBuf, TreeFile>> {
+    let mut files = BTreeMap::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).ok()? {
+            let entry = entry.ok()?;
+            let path = entry.path();
+            let rel = path.strip_prefix(root).ok()?.to_path_buf();
+            let kind = entry.file_type().ok()?;
+            if kind.is_symlink() {
+                files.insert(rel, TreeFile::Link(std::fs::read_link(&path).ok()?));
+            } else if kind.is_dir() {
+                dirs.push(path);
+            } else {
+                files.insert(rel, TreeFile::File(std::fs::read(&path).ok()?));
+            }
+        }
+    }
+    Some(files)
+}
+
+/// The tenant id of `tenants/<id>.ncl`, a plain file of the tenants
+/// directory; `None` for any other path.
+fn tenant_id(path: &Path) -> Option<String> {
+    let mut parts = path.components();
+    let (Some(first), Some(name), None) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    if first.as_os_str() != "tenants" {
+        return None;
+    }
+    Path::new(name.as_os_str())
+        .extension()
+        .filter(|e| *e == "ncl")?;
+    Some(
+        Path::new(name.as_os_str())
+            .file_stem()?
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
+/// True when a tenant file may read another file of the root: it imports
+/// something besides a plain `"jardin/…"` path, or it is a link (its
+/// target is another file).
+fn imports_files(file: &TreeFile) -> bool {
+    let TreeFile::File(text) = file else {
+        return true;
+    };
     let text = String::from_utf8_lossy(text);
     text.match_indices("import").any(|(i, _)| {
         let rest = text[i + "import".len()..].trim_start();
-        !rest.starts_with("\"jardin/")
+        let Some(path) = rest.strip_prefix("\"jardin/") else {
+            return true;
+        };
+        let path = path.split('"').next().unwrap_or_default();
+        path.contains("..") || path.contains('\\') || path.contains('%')
     })
 }
 

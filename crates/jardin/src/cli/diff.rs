@@ -43,10 +43,15 @@ fn side(
     root: &Path,
     label: &str,
     only: Option<&BTreeSet<String>>,
+    levels: Option<usize>,
 ) -> Option<Compilation> {
     let c = pipeline::compile(&pipeline::Options {
         keep_objects: true,
         only: only.cloned(),
+        // `--import-root` names a directory of the working tree: each side
+        // gets the directory as far above its own root.
+        import_root: levels
+            .map(|levels| root.ancestors().nth(levels).unwrap_or(root).to_path_buf()),
         ..options(g, root.to_path_buf())
     });
     if c.errors() > 0 {
@@ -55,6 +60,14 @@ fn side(
         return None;
     }
     Some(c)
+}
+
+/// How many levels `--import-root` is above the working tree's config
+/// root `root` (`None` without it, or when it is not above).
+fn import_levels(g: &Global, root: &Path) -> Option<usize> {
+    let import_root = std::fs::canonicalize(g.import_root.as_ref()?).ok()?;
+    let root = std::fs::canonicalize(root).ok()?;
+    Some(root.strip_prefix(&import_root).ok()?.components().count())
 }
 
 /// Compiles both revisions, with the number of tenants left out.
@@ -66,12 +79,19 @@ fn side(
 fn sides(
     g: &Global,
     out: &Output,
+    levels: Option<usize>,
     (base_root, base_label): (&Path, &str),
     (head_root, head_label): (&Path, &str),
 ) -> Option<(Compilation, Compilation, usize)> {
-    if let Some(only) = review::affected_tenants(base_root, head_root) {
-        let base = side(g, out, base_root, base_label, Some(&only))?;
-        let head = side(g, out, head_root, head_label, Some(&only))?;
+    // With a wider import root, files beside the config root are read too:
+    // compare every tenant.
+    let narrowed = match levels {
+        Some(_) => None,
+        None => review::affected_tenants(base_root, head_root),
+    };
+    if let Some(only) = narrowed {
+        let base = side(g, out, base_root, base_label, Some(&only), levels)?;
+        let head = side(g, out, head_root, head_label, Some(&only), levels)?;
         if review::same_collective(&base, &head) && review::same_shared_objects(&base, &head) {
             let ids = |root: &Path| -> BTreeSet<String> {
                 pipeline::tenant_files(root)
@@ -86,12 +106,21 @@ fn sides(
             return Some((base, head, unaffected));
         }
     }
-    let base = side(g, out, base_root, base_label, None)?;
-    let head = side(g, out, head_root, head_label, None)?;
+    let base = side(g, out, base_root, base_label, None, levels)?;
+    let head = side(g, out, head_root, head_label, None, levels)?;
     Some((base, head, 0))
 }
 
 pub(super) fn diff(g: &Global, out: &Output, args: DiffArgs) -> i32 {
+    let levels = import_levels(g, &args.root);
+    if g.import_root.is_some() && levels.is_none() {
+        out.diagnostics(&[jardin_core::diag::Diagnostic::error(
+            jardin_core::code::IMPORT_OUTSIDE_ROOT,
+            "--import-root does not contain the config root",
+        )
+        .with_help("pass a directory that holds the config root, such as the repository's top")]);
+        return exit::ERROR;
+    }
     let base_checkout = match review::checkout(&args.root, &args.base) {
         Ok(c) => c,
         Err(d) => {
@@ -119,6 +148,7 @@ pub(super) fn diff(g: &Global, out: &Output, args: DiffArgs) -> i32 {
     let Some((mut base, mut head, unaffected)) = sides(
         g,
         out,
+        levels,
         (&base_checkout.root, &args.base),
         (&head_root, &head_label),
     ) else {

@@ -12,6 +12,7 @@ use super::{exit, options, Global, Output};
 use jardin_compiler::dns::derive::derive;
 use jardin_compiler::dns::live::{LiveSource, Snapshot};
 use jardin_compiler::dns::plan::{plan_zone, render_text, PlanFile, SavedZone, ZonePlan};
+use jardin_compiler::dns::verify::{check_server, verify_saved, PlanText, Verified};
 use jardin_compiler::dns::ZoneData;
 use jardin_compiler::pipeline;
 use jardin_core::code;
@@ -57,7 +58,9 @@ pub(crate) enum DnsCommand {
         zones: Vec<String>,
         #[arg(long)]
         server: Option<String>,
-        /// Apply this saved plan; refused if a zone changed since.
+        /// Apply this saved plan: only its changes that jardin, reading the
+        /// zones again, still proposes identically; refused if a zone
+        /// changed since or the file holds anything else.
         #[arg(long, value_name = "PLAN")]
         plan: Option<PathBuf>,
         /// Allow up to N RRset deletions per zone, over the zone's budget.
@@ -273,70 +276,17 @@ fn apply(
         Ok(s) => s,
         Err(code) => return code,
     };
-    let saved: Vec<SavedZone> = match &plan_path {
-        Some(path) => {
-            let text = match std::fs::read_to_string(path) {
-                Ok(t) => t,
-                Err(e) => {
-                    out.diagnostics(&[Diagnostic::error(
-                        code::DNS_PLAN_UNUSABLE,
-                        format!("cannot read plan {}: {e}", path.display()),
-                    )
-                    .with_help("save a plan with `jardin dns plan -o PLAN`")]);
-                    return exit::ERROR;
-                }
-            };
-            match serde_json::from_str::<PlanFile>(&text) {
-                Ok(p) if p.format_version == 1 => {
-                    // A plan is applied only to the zones it was made for,
-                    // and all of them must still be in the config.
-                    let foreign: Vec<&str> = p
-                        .zones
-                        .iter()
-                        .filter(|z| !zones.iter().any(|d| d.name() == z.zone))
-                        .map(|z| z.zone.as_str())
-                        .collect();
-                    if !foreign.is_empty() {
-                        out.diagnostics(&[Diagnostic::error(
-                            code::DNS_PLAN_UNUSABLE,
-                            format!(
-                                "{} was made for zones this config does not have: {}",
-                                path.display(),
-                                foreign.join(", ")
-                            ),
-                        )
-                        .with_help("plan again from this config with `jardin dns plan -o PLAN`")]);
-                        return exit::ERROR;
-                    }
-                    p.zones
-                        .into_iter()
-                        .filter(|z| selected.iter().any(|s| s.name() == z.zone))
-                        .collect()
-                }
-                Ok(p) => {
-                    out.diagnostics(&[Diagnostic::error(
-                        code::DNS_PLAN_UNUSABLE,
-                        format!("plan format {} is not supported", p.format_version),
-                    )
-                    .with_help("make the plan again with this version of jardin")]);
-                    return exit::ERROR;
-                }
-                Err(e) => {
-                    out.diagnostics(&[Diagnostic::error(
-                        code::DNS_PLAN_UNUSABLE,
-                        format!("{} is not a jardin DNS plan: {e}", path.display()),
-                    )
-                    .with_help("save a plan with `jardin dns plan -o PLAN`")]);
-                    return exit::ERROR;
-                }
-            }
-        }
+    let (send, unreviewed) = match &plan_path {
+        Some(path) => match verified_plan(out, path, &zones, &selected, &server, allow_deletes) {
+            Ok(v) => v,
+            Err(code) => return code,
+        },
         None => {
-            let mut saved = Vec::new();
+            let mut send = Vec::new();
             let mut errors = Vec::new();
             for r in plans(&selected, &server, &None) {
                 match r {
-                    Ok((p, addr)) => saved.push(SavedZone::from_plan(&p, addr)),
+                    Ok((p, addr)) => send.push(SavedZone::from_plan(&p, addr)),
                     Err(d) => errors.push(d),
                 }
             }
@@ -344,17 +294,67 @@ fn apply(
                 out.diagnostics(&errors);
                 return exit::ERROR;
             }
-            saved
+            (send, Vec::new())
         }
     };
-    // The deletion budget is checked for every zone before any is changed.
-    let over: Vec<&SavedZone> = saved
+    // The deletion budget is checked for every zone before any is changed;
+    // `over_budget` is jardin's own figure here, never a plan file's.
+    if let Err(code) = within_budget(out, &send, allow_deletes) {
+        return code;
+    }
+    let mut code = exit::OK;
+    for z in &send {
+        let Some(settings) = selected.iter().find(|s| s.name() == z.zone) else {
+            continue;
+        };
+        let result = endpoint(settings, &server)
+            .and_then(|(addr, key)| jardin_net::update::apply_zone(z, &addr, key.as_ref()));
+        match result {
+            Ok(jardin_net::update::Outcome::NothingToDo) => {
+                if !g.quiet {
+                    eprintln!("zone {}: no changes", z.zone);
+                }
+            }
+            Ok(jardin_net::update::Outcome::Applied { changes, not_taken }) => {
+                if not_taken.is_empty() {
+                    if !g.quiet {
+                        eprintln!("zone {}: applied {changes} RRset changes", z.zone);
+                    }
+                } else {
+                    if !g.quiet {
+                        eprintln!(
+                            "zone {}: sent {changes} RRset changes, {} not taken by the server",
+                            z.zone,
+                            not_taken.len()
+                        );
+                    }
+                    out.diagnostics(&not_taken);
+                    code = exit::ERROR;
+                }
+            }
+            Err(d) => {
+                out.diagnostics(&[d]);
+                code = exit::ERROR;
+            }
+        }
+    }
+    if !unreviewed.is_empty() {
+        out.diagnostics(&unreviewed);
+        if code == exit::OK {
+            code = CHANGES;
+        }
+    }
+    code
+}
+
+/// Refuses, before any zone is changed, deletions over a zone's budget
+/// that `--allow-deletes` does not cover.
+fn within_budget(out: &Output, zones: &[SavedZone], allow_deletes: usize) -> Result<(), i32> {
+    let over: Vec<Diagnostic> = zones
         .iter()
         .filter(|z| z.over_budget && z.deletes > allow_deletes)
-        .collect();
-    if !over.is_empty() {
-        for z in &over {
-            out.diagnostics(&[Diagnostic::error(
+        .map(|z| {
+            Diagnostic::error(
                 code::DNS_DELETIONS_OVER_BUDGET,
                 format!(
                     "zone {}: {} RRset deletions are over the zone's budget",
@@ -364,33 +364,133 @@ fn apply(
             .with_help(format!(
                 "review the plan, then pass --allow-deletes {}",
                 z.deletes
-            ))]);
-        }
-        return NEEDS_APPROVAL;
+            ))
+        })
+        .collect();
+    if over.is_empty() {
+        return Ok(());
     }
-    let mut code = exit::OK;
-    for z in &saved {
-        let Some(settings) = selected.iter().find(|s| s.name() == z.zone) else {
-            continue;
-        };
-        let result = endpoint(settings, &server.clone().or_else(|| z.server.clone()))
-            .and_then(|(addr, key)| jardin_net::update::apply_zone(z, &addr, key.as_ref()));
-        match result {
-            Ok(jardin_net::update::Outcome::NothingToDo) => {
-                if !g.quiet {
-                    eprintln!("zone {}: no changes", z.zone);
+    out.diagnostics(&over);
+    Err(NEEDS_APPROVAL)
+}
+
+/// Reads a saved plan and checks it again: the zones are read from their
+/// servers, the plan recomputed from the config, and only the saved changes
+/// the recomputed plan proposes identically are kept. Any other saved
+/// change refuses the whole apply. Returns the zones to send and a warning
+/// per zone for changes proposed now that the plan does not hold.
+fn verified_plan(
+    out: &Output,
+    path: &std::path::Path,
+    zones: &[ZoneData],
+    selected: &[&ZoneData],
+    server: &Option<String>,
+    allow_deletes: usize,
+) -> Result<(Vec<SavedZone>, Vec<Diagnostic>), i32> {
+    let unusable = |message: String, help: &str| {
+        out.diagnostics(&[Diagnostic::error(code::DNS_PLAN_UNUSABLE, message).with_help(help)]);
+        exit::ERROR
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        unusable(
+            format!("cannot read plan {}: {e}", path.display()),
+            "save a plan with `jardin dns plan -o PLAN`",
+        )
+    })?;
+    let file = match serde_json::from_str::<PlanFile>(&text) {
+        Ok(p) if p.format_version == 1 => p,
+        Ok(p) => {
+            return Err(unusable(
+                format!("plan format {} is not supported", p.format_version),
+                "make the plan again with this version of jardin",
+            ))
+        }
+        Err(e) => return Err(unusable(
+            format!("{} is not a jardin DNS plan: {e}", path.display()),
+            "save a plan with `jardin dns plan -o PLAN` (plans of older versions of jardin too)",
+        )),
+    };
+    // A plan is applied only to the zones it was made for, and all of them
+    // must still be in the config.
+    let foreign: Vec<&str> = file
+        .zones
+        .iter()
+        .filter(|z| !zones.iter().any(|d| d.name() == z.zone))
+        .map(|z| z.zone.as_str())
+        .collect();
+    if !foreign.is_empty() {
+        return Err(unusable(
+            format!(
+                "{} was made for zones this config does not have: {}",
+                path.display(),
+                foreign.join(", ")
+            ),
+            "plan again from this config with `jardin dns plan -o PLAN`",
+        ));
+    }
+    let located = PlanText::new(&path.display().to_string(), &text);
+    let saved: Vec<(usize, &SavedZone, &ZoneData)> = file
+        .zones
+        .iter()
+        .enumerate()
+        .filter_map(|(i, z)| {
+            let d = selected.iter().find(|s| s.name() == z.zone)?;
+            Some((i, z, *d))
+        })
+        .collect();
+    // What the file asks for is refused before any server is read: the
+    // approval it says it needs, and records the wire format refuses.
+    let asked: Vec<SavedZone> = saved.iter().map(|(_, z, _)| (*z).clone()).collect();
+    within_budget(out, &asked, allow_deletes)?;
+    let unencodable: Vec<Diagnostic> = asked
+        .iter()
+        .filter_map(|z| jardin_net::update::update_message(z).err())
+        .collect();
+    if !unencodable.is_empty() {
+        out.diagnostics(&unencodable);
+        return Err(exit::ERROR);
+    }
+    let checked: Vec<Result<Verified, Vec<Diagnostic>>> = saved
+        .par_iter()
+        .map(|(i, z, d)| {
+            let (addr, key) = endpoint(d, server).map_err(|e| vec![e])?;
+            check_server(z, *i, &addr, &located).map_err(|e| vec![e])?;
+            let live = Server::new(&addr, key)
+                .read(d.name())
+                .map_err(|e| vec![e])?;
+            let now = plan_zone(d, &live);
+            verify_saved(z, *i, &now, &live, &located)
+        })
+        .collect();
+    let mut send = Vec::new();
+    let mut unreviewed = Vec::new();
+    let mut errors = Vec::new();
+    for r in checked {
+        match r {
+            Ok(v) => {
+                if !v.unreviewed.is_empty() {
+                    unreviewed.push(
+                        Diagnostic::warning(
+                            code::DNS_CHANGES_NOT_REVIEWED,
+                            format!(
+                                "zone {}: {} changes jardin proposes now are not in the plan, and are not applied: {}",
+                                v.zone.zone,
+                                v.unreviewed.len(),
+                                v.unreviewed.join(", ")
+                            ),
+                        )
+                        .with_help("run `jardin dns plan -o PLAN` again and review them"),
+                    );
                 }
+                send.push(v.zone);
             }
-            Ok(jardin_net::update::Outcome::Applied { changes }) => {
-                if !g.quiet {
-                    eprintln!("zone {}: applied {changes} RRset changes", z.zone);
-                }
-            }
-            Err(d) => {
-                out.diagnostics(&[d]);
-                code = exit::ERROR;
-            }
+            Err(mut d) => errors.append(&mut d),
         }
     }
-    code
+    if !errors.is_empty() {
+        jardin_core::diag::sort(&mut errors);
+        out.diagnostics(&errors);
+        return Err(exit::ERROR);
+    }
+    Ok((send, unreviewed))
 }

@@ -1,12 +1,20 @@
-//! `jardin graph`: the dependency graph as apply waves, DOT or Mermaid.
+//! `jardin graph`: the dependency graph as apply waves, DOT or Mermaid;
+//! with `--flows`, the network flows of each app namespace.
 
 use std::path::PathBuf;
 
 use super::{exit, options, Global, GraphFormat, Output};
+use jardin_compiler::graph::flows as render_flows;
 use jardin_compiler::graph::render;
 use jardin_compiler::pipeline;
 
-pub(super) fn graph(g: &Global, out: &Output, root: PathBuf, format: GraphFormat) -> i32 {
+pub(super) fn graph(
+    g: &Global,
+    out: &Output,
+    root: PathBuf,
+    format: GraphFormat,
+    flows: bool,
+) -> i32 {
     let c = pipeline::compile(&options(g, root));
     out.diagnostics(&c.diagnostics);
     out.summary(&c);
@@ -15,6 +23,16 @@ pub(super) fn graph(g: &Global, out: &Output, root: PathBuf, format: GraphFormat
     };
     if c.errors() > 0 {
         return exit::ERROR;
+    }
+    if flows {
+        // `--tenant` already limits the compilation to that tenant.
+        let text = match format {
+            GraphFormat::Text => render_flows::text(&c.tenants),
+            GraphFormat::Dot => render_flows::dot(&c.tenants),
+            GraphFormat::Mermaid => render_flows::mermaid(&c.tenants),
+        };
+        print!("{text}");
+        return exit::OK;
     }
     // `--tenant` already limits the compilation; this also drops the shared
     // objects of other tenants.

@@ -88,6 +88,16 @@ pub(crate) struct Global {
     /// Only tenants on this cluster (repeatable).
     #[arg(long = "cluster", global = true, value_name = "ID")]
     pub clusters: Vec<String>,
+    /// Let config files import files anywhere under DIR, an ancestor of the
+    /// config root (by default, only files under the root).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub import_root: Option<PathBuf>,
+    /// Stop evaluating a file after this many seconds (J0010).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub max_eval_seconds: u64,
+    /// Stop evaluating a file once it has allocated this many MiB (J0011).
+    #[arg(long, global = true, value_name = "MIB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(16..=1_048_576))]
+    pub max_eval_memory: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -113,6 +123,10 @@ pub(crate) enum Command {
         root: PathBuf,
         #[arg(long, value_enum, default_value = "text")]
         format: GraphFormat,
+        /// Show the network flows of each app namespace (what its
+        /// NetworkPolicies allow) instead of the dependencies.
+        #[arg(long)]
+        flows: bool,
     },
     /// Backup coverage of a config root.
     Backup {
@@ -252,6 +266,11 @@ pub(crate) fn options(g: &Global, root: PathBuf) -> Options {
         manifests_to: None,
         only: None,
         progress: progress::tenants_bar(g),
+        import_root: g.import_root.clone(),
+        limits: jardin_eval::Limits {
+            time: std::time::Duration::from_secs(g.max_eval_seconds),
+            memory: (g.max_eval_memory as usize).saturating_mul(1 << 20),
+        },
     }
 }
 
@@ -288,7 +307,11 @@ pub(crate) fn run(cli: Cli) -> i32 {
             deny_warnings,
         } => build::check(g, &out, root, deny_warnings),
         Command::Build { root, output } => build::build(g, &out, root, output),
-        Command::Graph { root, format } => graph::graph(g, &out, root, format),
+        Command::Graph {
+            root,
+            format,
+            flows,
+        } => graph::graph(g, &out, root, format, flows),
         Command::Backup {
             command: BackupCommand::Coverage { root, format },
         } => backup::coverage(g, &out, root, format),
