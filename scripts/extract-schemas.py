@@ -353,7 +353,7 @@ def main():
     parser.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True,
                         help="add additionalProperties: false to every object schema that lists properties "
                              "and has no additionalProperties (default: on)")
-    parser.add_argument("--out-dir", default=str(repo_root / "compiler" / "schemas"),
+    parser.add_argument("--out-dir", default=str(repo_root / "crates" / "compiler" / "schemas"),
                         help="schema directory (default: crates/compiler/schemas of this repository)")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 if the files on disk differ from what would be written")

@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SCHEMAS = REPO / "compiler" / "schemas"
+SCHEMAS = REPO / "crates" / "compiler" / "schemas"
 
 
 def ensure_jsonschema():
@@ -286,14 +286,20 @@ VALID = {
     "postgresql.cnpg.io/v1/Cluster": {
         "apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
         "metadata": {"name": "pg", "namespace": "databases"},
-        "spec": {"managed": {"roles": [{"name": "shop", "ensure": "present", "login": True,
+        "spec": {"instances": 2, "storage": {"size": "10Gi"},
+                 "managed": {"roles": [{"name": "shop", "ensure": "present", "login": True,
                                         "passwordSecret": {"name": "shop-db"}}]},
-                 "backup": {"retentionPolicy": "30d", "barmanObjectStore": {
+                 "plugins": [{"name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": True,
+                              "parameters": {"barmanObjectName": "pg"}}]}},
+    "barmancloud.cnpg.io/v1/ObjectStore": {
+        "apiVersion": "barmancloud.cnpg.io/v1", "kind": "ObjectStore",
+        "metadata": {"name": "pg", "namespace": "databases"},
+        "spec": {"retentionPolicy": "30d", "configuration": {
                      "destinationPath": "s3://backups/k8s/pg", "endpointURL": "https://s3.example.org",
                      "s3Credentials": {"accessKeyId": {"name": "s3", "key": "access-key-id"},
                                        "secretAccessKey": {"name": "s3", "key": "secret-access-key"}},
                      "wal": {"compression": "gzip", "encryption": "AES256"},
-                     "data": {"compression": "gzip", "encryption": "AES256", "jobs": 2}}}}},
+                     "data": {"compression": "gzip", "encryption": "AES256", "jobs": 2}}}},
     "k8up.io/v1/PreBackupPod": {
         "apiVersion": "k8up.io/v1", "kind": "PreBackupPod", "metadata": {"name": "escrow", "namespace": "shop"},
         "spec": {"backupCommand": "tar -chf - -C /escrow .", "fileExtension": ".tar",
@@ -371,9 +377,21 @@ INVALID = [
     ("Database reclaim policy wrong case", "postgresql.cnpg.io/v1/Database", ["spec", "databaseReclaimPolicy"],
      "Retain"),
     ("Database metadata.name not a DNS name", "postgresql.cnpg.io/v1/Database", ["metadata", "name"], "Shop_DB"),
-    ("Cluster retentionPolicy without unit", "postgresql.cnpg.io/v1/Cluster", ["spec", "backup", "retentionPolicy"], "30"),
-    ("Cluster destinationPath not s3", "postgresql.cnpg.io/v1/Cluster",
-     ["spec", "backup", "barmanObjectStore", "destinationPath"], "backups/pg"),
+    ("Cluster without instances", "postgresql.cnpg.io/v1/Cluster", ["spec", "instances"], None, True),
+    ("Cluster plugin without name", "postgresql.cnpg.io/v1/Cluster", ["spec", "plugins", 0, "name"], None, True),
+    ("Cluster plugin parameter is a number", "postgresql.cnpg.io/v1/Cluster",
+     ["spec", "plugins", 0, "parameters", "barmanObjectName"], 1),
+    ("Cluster in-tree barman object store", "postgresql.cnpg.io/v1/Cluster", ["spec", "backup"],
+     {"barmanObjectStore": {"destinationPath": "s3://backups/pg"}}),
+    ("ObjectStore retentionPolicy without unit", "barmancloud.cnpg.io/v1/ObjectStore",
+     ["spec", "retentionPolicy"], "30"),
+    ("ObjectStore destinationPath not s3", "barmancloud.cnpg.io/v1/ObjectStore",
+     ["spec", "configuration", "destinationPath"], "backups/pg"),
+    ("ObjectStore without destinationPath", "barmancloud.cnpg.io/v1/ObjectStore",
+     ["spec", "configuration", "destinationPath"], None, True),
+    ("ObjectStore serverName in its configuration", "barmancloud.cnpg.io/v1/ObjectStore",
+     ["spec", "configuration", "serverName"], "pg"),
+    ("ObjectStore without configuration", "barmancloud.cnpg.io/v1/ObjectStore", ["spec", "configuration"], None, True),
     ("PreBackupPod typo in spec", "k8up.io/v1/PreBackupPod", ["spec", "backupCommmand"], "x"),
     ("ScheduledBackup 5-field cron", "postgresql.cnpg.io/v1/ScheduledBackup", ["spec", "schedule"], "30 2 * * *"),
     ("ScheduledBackup method not in enum", "postgresql.cnpg.io/v1/ScheduledBackup", ["spec", "method"], "barman"),

@@ -268,9 +268,15 @@ fn compile_into(opts: &Options, out: &mut Compilation) -> Result<(), Vec<Diagnos
     let collective_eval = collective_eval?;
     let collective: Collective =
         typed(&mut collective_eval.clone(), "jardin.ncl").map_err(|d| vec![d])?;
-    let files = selected_files(opts, tenant_files(&root).map_err(|d| vec![d])?);
+    let all_files = tenant_files(&root).map_err(|d| vec![d])?;
+    let files = selected_files(opts, all_files.clone());
     let session = evaluator.tenant_session(&collective_eval.value);
     let tenants = compile_tenants(&session, &collective, opts, &files, out);
+    let others = if opts.tenants.is_empty() || out.errors() > 0 {
+        Others::default()
+    } else {
+        other_tenants(&session, &collective, &all_files, &files, out)
+    };
     out.timings.tenants_phase = t0.elapsed();
 
     // The rules and what follows them (the objects tenants share, the
@@ -303,8 +309,11 @@ fn compile_into(opts: &Options, out: &mut Compilation) -> Result<(), Vec<Diagnos
                     opts,
                     &collective,
                     &collective_eval.source_map,
-                    &out.tenants,
-                    &tenants.coverage,
+                    Sharers {
+                        tenants: &out.tenants,
+                        coverage: &tenants.coverage,
+                        others: &others,
+                    },
                     tenants.objects,
                     tenants.outline,
                 )
@@ -337,6 +346,97 @@ fn selected_files(opts: &Options, files: Vec<PathBuf>) -> Vec<PathBuf> {
                 && opts.only.as_ref().is_none_or(|only| only.contains(&id))
         })
         .collect()
+}
+
+/// The tenants a `--tenant` build leaves out, on the clusters of those it
+/// selected: the objects tenants share are made from them too. A shared
+/// CloudNativePG `Cluster` made from the selected tenants alone would list
+/// only their managed roles, and applying it would drop every other
+/// tenant's role; the repository key would stop replicating to the other
+/// namespaces.
+#[derive(Default)]
+struct Others {
+    compiled: Vec<CompiledTenant>,
+    coverage: backup::Coverage,
+    /// Tenant files that did not compile: the shared objects cannot be
+    /// complete, so none are written (J0870).
+    failed: Vec<String>,
+}
+
+/// Compiles the tenant files `--tenant` left out, in parallel (from the
+/// cache when it has them), for what the shared objects need of them: their
+/// model and their backup coverage, judged as in a whole build. Nothing of
+/// theirs is validated, checked or written.
+fn other_tenants(
+    session: &jardin_eval::TenantSession<'_>,
+    collective: &Collective,
+    all: &[PathBuf],
+    selected: &[PathBuf],
+    out: &mut Compilation,
+) -> Others {
+    let clusters: std::collections::BTreeSet<&str> = out
+        .tenants
+        .iter()
+        .map(|t| t.compiled.tenant.cluster.as_str())
+        .collect();
+    let catalog = &out.catalog;
+    let outcomes: Vec<Result<Option<(CompiledTenant, backup::Coverage)>, String>> = all
+        .par_iter()
+        .filter(|f| !selected.contains(f))
+        .map(|path| {
+            let id = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mut e = session.evaluate(path).map_err(|_| id.clone())?;
+            let compiled = typed::<CompiledTenant>(&mut e, "a tenant").map_err(|_| id.clone())?;
+            if !clusters.contains(compiled.tenant.cluster.as_str()) {
+                return Ok(None);
+            }
+            // An app that did not render (a dangling reference, which a
+            // whole build refuses) would be missing from the shared objects.
+            if compiled.apps.values().any(|a| !a.rendered) {
+                return Err(id);
+            }
+            let mut unit = TenantUnit {
+                compiled,
+                source_map: e.source_map,
+                from_cache: e.from_cache,
+            };
+            let (coverage, _) = emit_tenant(collective, catalog, &mut unit);
+            Ok(Some((unit.compiled, coverage)))
+        })
+        .collect();
+    let mut others = Others::default();
+    for o in outcomes {
+        match o {
+            Ok(Some((compiled, coverage))) => {
+                others.coverage.pieces.extend(coverage.pieces);
+                others.coverage.apps.extend(coverage.apps);
+                others.compiled.push(compiled);
+            }
+            Ok(None) => {}
+            Err(id) => others.failed.push(id),
+        }
+    }
+    if !others.failed.is_empty() {
+        let mut clusters: Vec<&str> = clusters.into_iter().collect();
+        clusters.sort_unstable();
+        out.diagnostics.push(
+            Diagnostic::warning(
+                code::SHARED_OBJECTS_LEFT_OUT,
+                format!(
+                    "the objects tenants share on cluster{} {} are left out of this build: tenant{} {} did not compile, and they are made from every tenant",
+                    if clusters.len() == 1 { "" } else { "s" },
+                    clusters.join(", "),
+                    if others.failed.len() == 1 { "" } else { "s" },
+                    others.failed.join(", "),
+                ),
+            )
+            .with_help("the output holds only the selected tenants' own objects; fix that tenant, or build without --tenant, to write the database clusters and backups"),
+        );
+    }
+    others
 }
 
 /// What the tenants phase leaves for the phases over every tenant, besides
@@ -448,6 +548,14 @@ fn publish(
     }
 }
 
+/// The tenants the shared objects are made from: those compiled, with their
+/// coverage, and those a `--tenant` build brought in only for them.
+struct Sharers<'a> {
+    tenants: &'a [TenantUnit],
+    coverage: &'a backup::Coverage,
+    others: &'a Others,
+}
+
 /// What follows the tenants once they are all compiled: the objects they
 /// share and the graph of every object.
 struct Tail {
@@ -467,21 +575,50 @@ impl Tail {
         opts: &Options,
         collective: &Collective,
         collective_map: &SourceMap,
-        tenants: &[TenantUnit],
-        coverage: &backup::Coverage,
+        from: Sharers<'_>,
         mut objects: Vec<DesiredObject>,
         mut outline: Vec<Outline>,
     ) -> Tail {
-        let t2 = Instant::now();
-        let compiled: Vec<&CompiledTenant> = tenants.iter().map(|t| &t.compiled).collect();
-        let mut shared = emit::k8s::shared_objects(collective, &compiled);
-        backup::derive::merge(
-            &mut shared,
-            backup::derive::shared_objects(collective, coverage),
+        let Sharers {
+            tenants,
             coverage,
-        );
-        let namespaces = emit::k8s::shared_namespaces(&shared);
-        shared.extend(namespaces);
+            others,
+        } = from;
+        let t2 = Instant::now();
+        let mut shared = Vec::new();
+        if others.failed.is_empty() {
+            let compiled: Vec<&CompiledTenant> = tenants
+                .iter()
+                .map(|t| &t.compiled)
+                .chain(&others.compiled)
+                .collect();
+            // Borrowed as it is in a whole build; merged only when a
+            // `--tenant` build brought the other tenants in.
+            let merged;
+            let coverage = if others.compiled.is_empty() {
+                coverage
+            } else {
+                let mut all = coverage.clone();
+                all.pieces.extend(others.coverage.pieces.iter().cloned());
+                all.apps.extend(
+                    others
+                        .coverage
+                        .apps
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                );
+                merged = all;
+                &merged
+            };
+            shared = emit::k8s::shared_objects(collective, &compiled);
+            backup::derive::merge(
+                &mut shared,
+                backup::derive::shared_objects(collective, coverage),
+                coverage,
+            );
+            let namespaces = emit::k8s::shared_namespaces(&shared);
+            shared.extend(namespaces);
+        }
         let mut shared_errors = schema_errors(&shared, Origin::Cluster(collective_map));
         if shared_errors.is_empty() {
             if let Err(e) = write_manifests(opts, &shared) {
@@ -557,17 +694,7 @@ fn compile_tenant(
         source_map: e.source_map,
         from_cache: e.from_cache,
     };
-    let mut coverage = backup::resolve(collective, catalog, std::slice::from_ref(&unit));
-    let mut objects = emit::k8s::tenant_objects(collective, catalog, &mut unit.compiled);
-    backup::derive::merge(
-        &mut objects,
-        backup::derive::tenant_objects(collective, &coverage),
-        &coverage,
-    );
-    backup::derive::declare_flows(collective, &coverage, &mut unit.compiled);
-    objects.sort_by_cached_key(DesiredObject::path);
-    // Coverage counts only backups that can run, judged on the objects.
-    check::backup::settle(collective, &unit, &objects, &mut coverage);
+    let (coverage, mut objects) = emit_tenant(collective, catalog, &mut unit);
     let rule_errors = check::run_on_objects(&unit, &objects);
     let schema_errors = schema_errors(&objects, Origin::App(&unit.source_map));
     // A tenant with an error is never published: its objects are not
@@ -592,6 +719,26 @@ fn compile_tenant(
         schema_errors,
         write_error,
     }))
+}
+
+/// A tenant's objects and its backup coverage, which counts only backups
+/// that can run, judged on the objects.
+fn emit_tenant(
+    collective: &Collective,
+    catalog: &Catalog,
+    unit: &mut TenantUnit,
+) -> (backup::Coverage, Vec<DesiredObject>) {
+    let mut coverage = backup::resolve(collective, catalog, std::slice::from_ref(unit));
+    let mut objects = emit::k8s::tenant_objects(collective, catalog, &mut unit.compiled);
+    backup::derive::merge(
+        &mut objects,
+        backup::derive::tenant_objects(collective, &coverage),
+        &coverage,
+    );
+    backup::derive::declare_flows(collective, &coverage, &mut unit.compiled);
+    objects.sort_by_cached_key(DesiredObject::path);
+    check::backup::settle(collective, unit, &objects, &mut coverage);
+    (coverage, objects)
 }
 
 /// What a schema error points at.

@@ -174,3 +174,118 @@ fn a_backup_that_cannot_run_is_not_covered() {
     assert_eq!(stderr.matches("J0862").count(), blocked.len(), "{stderr}");
     assert!(stderr.contains("its backup cannot run"), "{stderr}");
 }
+
+/// CloudNativePG's in-tree barman object store is deprecated since 1.26
+/// and removed in 1.31: each database backs up through the Barman Cloud
+/// plugin. Every file the report names for a database exists; the shared
+/// Cluster names the plugin as its WAL archiver and the ObjectStore beside
+/// it, which holds the report's destination and recovery window and reads
+/// keys that are in the output; the ScheduledBackup asks the plugin.
+#[test]
+fn databases_back_up_through_the_barman_cloud_plugin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let (code, _, stderr) = jardin(&[
+        "--no-cache",
+        "build",
+        "examples/collective",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let read = |rel: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(out.join(rel))
+            .unwrap_or_else(|e| panic!("{rel}, named by the coverage report: {e}"));
+        yaml_serde::from_str(&text).unwrap()
+    };
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("backup/coverage.json")).unwrap())
+            .unwrap();
+    let mut databases = 0;
+    for entry in report["state"].as_array().unwrap() {
+        if entry["kind"] != "database" {
+            continue;
+        }
+        databases += 1;
+        let b = &entry["backup"];
+        let objects: Vec<&str> = b["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o.as_str().unwrap())
+            .collect();
+        let of = |kind: &str| -> serde_json::Value {
+            let path = objects
+                .iter()
+                .find(|p| p.contains(&format!("/{kind}-")))
+                .unwrap_or_else(|| panic!("no {kind} in {objects:?}"));
+            read(path)
+        };
+        let (cluster, store, scheduled) = (of("cluster"), of("objectstore"), of("scheduledbackup"));
+        assert!(cluster["spec"].get("backup").is_none(), "{cluster}");
+        let plugins = cluster["spec"]["plugins"].as_array().unwrap();
+        assert_eq!(plugins.len(), 1, "{cluster}");
+        assert_eq!(plugins[0]["name"], "barman-cloud.cloudnative-pg.io");
+        assert_eq!(plugins[0]["isWALArchiver"], true);
+        assert_eq!(
+            plugins[0]["parameters"]["barmanObjectName"],
+            store["metadata"]["name"]
+        );
+        assert_eq!(store["apiVersion"], "barmancloud.cnpg.io/v1");
+        let ns = store["metadata"]["namespace"].as_str().unwrap();
+        assert_eq!(cluster["metadata"]["namespace"], ns);
+        assert_eq!(
+            store["spec"]["configuration"]["destinationPath"],
+            b["destination"]
+        );
+        assert_eq!(
+            store["spec"]["retentionPolicy"],
+            format!("{}d", b["pitr_days"])
+        );
+        let cluster_dir = objects[0].rsplit_once('/').unwrap().0;
+        for key in ["accessKeyId", "secretAccessKey"] {
+            let secret = store["spec"]["configuration"]["s3Credentials"][key]["name"]
+                .as_str()
+                .unwrap();
+            assert!(
+                out.join(cluster_dir)
+                    .join(format!("secret-{secret}.yaml"))
+                    .is_file(),
+                "the ObjectStore reads Secret {ns}/{secret}, which is not in the output"
+            );
+        }
+        assert_eq!(scheduled["spec"]["method"], "plugin");
+        assert_eq!(
+            scheduled["spec"]["pluginConfiguration"]["name"],
+            "barman-cloud.cloudnative-pg.io"
+        );
+        assert_eq!(
+            scheduled["spec"]["cluster"]["name"],
+            cluster["metadata"]["name"]
+        );
+    }
+    assert!(databases > 0, "no database in the example's coverage");
+    // Nothing in the output uses the in-tree object store any more.
+    for e in walkdir_yaml(&out) {
+        let text = std::fs::read_to_string(&e).unwrap();
+        assert!(
+            !text.contains("barmanObjectStore"),
+            "{} still uses the in-tree barman object store",
+            e.display()
+        );
+    }
+}
+
+/// Every YAML file below `dir`.
+fn walkdir_yaml(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walkdir_yaml(&p));
+        } else if p.extension().is_some_and(|x| x == "yaml") {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -311,3 +311,95 @@ fn the_next_build_removes_what_a_killed_build_left() {
         complete
     );
 }
+
+/// The shared objects of one cluster's `databases` namespace in a build
+/// (the CloudNativePG Cluster, its ObjectStore and ScheduledBackup), by
+/// file name.
+fn shared_database_objects(out: &Path, cluster: &str) -> Vec<(String, String)> {
+    let dir = out.join("k8s").join(cluster).join("databases");
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            ["cluster-", "objectstore-", "scheduledbackup-"]
+                .iter()
+                .any(|p| n.starts_with(p))
+        })
+        .map(|n| {
+            let text = std::fs::read_to_string(dir.join(&n)).unwrap();
+            (n, text)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// `--tenant` once wrote the shared CloudNativePG Cluster with only the
+/// selected tenant's managed roles: applied, it dropped every other
+/// tenant's role. A filtered build now writes the objects tenants share as
+/// a whole build does, and leaves them out, saying so (J0870), when
+/// another tenant on the cluster does not compile.
+#[test]
+fn a_tenant_filtered_build_keeps_the_shared_database_cluster_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    copy_dir(&repo().join("examples/collective"), &root);
+    let (r, whole, one) = (
+        root.to_str().unwrap(),
+        tmp.path().join("whole"),
+        tmp.path().join("one"),
+    );
+    let (code, _, err) = jardin(&["--no-cache", "build", r, "-o", whole.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = jardin(&[
+        "--no-cache",
+        "--tenant",
+        "faire-ecole",
+        "build",
+        r,
+        "-o",
+        one.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // Only faire-ecole's own objects, but the shared ones whole.
+    assert!(!one.join("k8s/louise-michel/velorution-brest-pad").exists());
+    let expected = shared_database_objects(&whole, "louise-michel");
+    assert_eq!(expected.len(), 3, "{expected:?}");
+    let cluster = &expected[0].1;
+    for role in [
+        "faire_ecole_cloud",
+        "velorution_brest_pad",
+        "festival_des_possibles_pad",
+    ] {
+        assert!(
+            cluster.contains(&format!("name: {role}")),
+            "{role}:\n{cluster}"
+        );
+    }
+    assert_eq!(shared_database_objects(&one, "louise-michel"), expected);
+    // Nothing of the other clusters.
+    assert!(!one.join("k8s/ada-lovelace").exists());
+
+    // Another tenant on the cluster no longer compiles: the shared objects
+    // cannot be complete, so none are written, and the build says why.
+    let tenant = root.join("tenants/velorution-brest.ncl");
+    let text = std::fs::read_to_string(&tenant).unwrap();
+    std::fs::write(&tenant, text.replace("\"hedgedoc\"", "\"hedgedok\"")).unwrap();
+    let (code, _, err) = jardin(&[
+        "--color",
+        "never",
+        "--no-cache",
+        "--tenant",
+        "faire-ecole",
+        "build",
+        r,
+        "-o",
+        one.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("J0870"), "{err}");
+    assert!(err.contains("velorution-brest"), "{err}");
+    assert!(shared_database_objects(&one, "louise-michel").is_empty());
+    assert!(one.join("k8s/louise-michel/faire-ecole-pad").exists());
+}

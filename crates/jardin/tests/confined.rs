@@ -339,13 +339,19 @@ fn pathological_files_end_with_a_diagnostic() {
         assert!(stderr.contains("J0012"), "{}: {stderr}", &expr[..40]);
         assert!(stderr.contains("tenants/les-amis.ncl"), "{stderr}");
     }
-    // A record name of 65,536 characters.
+    // A DNS record name of 65,536 characters, which once panicked.
+    set_display_name(tmp.path(), "\"Les Amis\"");
+    let collective = root(tmp.path()).join("jardin.ncl");
+    let text = std::fs::read_to_string(&collective).unwrap();
     let long = "a".repeat(65_536);
-    let (code, stderr) = check_ends(
-        tmp.path(),
-        &format!("\"{long}\""),
-        &[],
-        Duration::from_secs(30),
+    let edited = text.replacen(
+        "records = [",
+        &format!("records = [{{ name = \"{long}\", type = \"A\", value = \"203.0.113.9\" }}, "),
+        1,
     );
-    assert!(code == 0 || code == 1, "{stderr}");
+    assert_ne!(edited, text);
+    std::fs::write(&collective, edited).unwrap();
+    let (code, _, stderr) = jardin(tmp.path(), &["check", "infra"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("jardin.ncl:"), "located: {stderr}");
 }

@@ -136,7 +136,7 @@ fn nextcloud_can_install() {
                 assert!(!at.starts_with("/var/www/html/config"), "{path}: {at}");
             }
         }
-        if o["kind"] == "Deployment" {
+        if o["kind"] == "Deployment" && o["metadata"]["name"] == "nextcloud" {
             seen += 1;
             let fpm = containers(o)
                 .into_iter()
@@ -157,6 +157,197 @@ fn nextcloud_can_install() {
         }
     }
     assert!(seen >= 4, "{seen}");
+}
+
+/// The Secret key an env var of `container` is read from.
+fn secret_ref<'a>(container: &'a Value, name: &str) -> Option<(&'a str, &'a str)> {
+    let e = container["env"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"] == name)?;
+    let r = &e["valueFrom"]["secretKeyRef"];
+    Some((r["name"].as_str()?, r["key"].as_str()?))
+}
+
+/// Nextcloud on more than one replica shares sessions and file locks
+/// through Redis (nextcloud/docker README "Redis Memory Caching"; admin
+/// manual "Transactional file locking", "Memory caching"): `REDIS_HOST`,
+/// `REDIS_HOST_PORT` and `REDIS_HOST_PASSWORD` make the image's
+/// `redis.config.php` set `memcache.distributed` and `memcache.locking`,
+/// and its entrypoint write the PHP session handler into
+/// `/usr/local/etc/php/conf.d/redis-session.ini`, a directory only root can
+/// write to: the file is an emptyDir's, created by an init container as the
+/// pod's user (nextcloud/helm#187). The password is generated in the
+/// cluster, URL-safe (the entrypoint puts it in `session.save_path`'s
+/// query string, which PHP URL-decodes), and Redis requires the same one.
+/// The background jobs take the same locks.
+#[test]
+fn nextcloud_on_two_replicas_shares_sessions_and_locks_through_redis() {
+    let objects = collective();
+    let mut seen = 0;
+    let mut replicated = 0;
+    for (path, d) in of_kind(&objects, "Deployment").filter(|(_, o)| {
+        o["metadata"]["labels"]["app.kubernetes.io/name"] == "nextcloud"
+            && o["metadata"]["name"] == "nextcloud"
+    }) {
+        seen += 1;
+        if d["spec"]["replicas"].as_u64().unwrap() >= 2 {
+            replicated += 1;
+        }
+        let dir = path.rsplit_once('/').unwrap().0;
+        let ns = d["metadata"]["namespace"].as_str().unwrap();
+        let fpm = containers(d)
+            .into_iter()
+            .find(|c| c["name"] == "nextcloud")
+            .unwrap();
+
+        // REDIS_HOST names a Service of the namespace, on REDIS_HOST_PORT,
+        // whose pods run Redis.
+        let host = env(fpm, "REDIS_HOST")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{path}: no REDIS_HOST"));
+        let service_name = host
+            .strip_suffix(&format!(".{ns}.svc.cluster.local"))
+            .unwrap_or_else(|| panic!("{path}: REDIS_HOST {host} is not a Service of {ns}"));
+        let service = &objects
+            .get(&format!("{dir}/service-{service_name}.yaml"))
+            .unwrap_or_else(|| panic!("{path}: no Service {service_name}"));
+        let port = env(fpm, "REDIS_HOST_PORT").and_then(Value::as_str).unwrap();
+        let service_port = service["spec"]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| port.parse::<u64>().is_ok_and(|n| p["port"] == n))
+            .unwrap_or_else(|| panic!("{path}: Service {service_name} has no port {port}"));
+        let selector = service["spec"]["selector"].as_object().unwrap();
+        let (redis_path, redis) = of_kind(&objects, "Deployment")
+            .find(|(_, o)| {
+                o["metadata"]["namespace"] == ns
+                    && selector
+                        .iter()
+                        .all(|(k, v)| &o["spec"]["template"]["metadata"]["labels"][k] == v)
+            })
+            .unwrap_or_else(|| panic!("{path}: no pods behind Service {service_name}"));
+        assert_eq!(redis["spec"]["replicas"], 1, "{redis_path}");
+        assert_eq!(
+            redis["spec"]["strategy"]["type"], "Recreate",
+            "{redis_path}"
+        );
+        let server = containers(redis)[0];
+        assert!(
+            server["image"].as_str().unwrap().contains("/redis:"),
+            "{redis_path}"
+        );
+        assert!(
+            server["ports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| { p["containerPort"] == 6379 && p["name"] == service_port["targetPort"] }),
+            "{redis_path}: the Service's target port is not Redis's"
+        );
+        assert!(
+            server["readinessProbe"].is_object() && server["livenessProbe"].is_object(),
+            "{redis_path}"
+        );
+        let pod = &redis["spec"]["template"]["spec"]["securityContext"];
+        assert_eq!(pod["runAsNonRoot"], true, "{redis_path}");
+        assert_eq!(
+            server["securityContext"]["readOnlyRootFilesystem"], true,
+            "{redis_path}"
+        );
+
+        // The password: a generated, URL-safe Secret key, read by the app
+        // and required by the server.
+        let (secret, key) = secret_ref(fpm, "REDIS_HOST_PASSWORD")
+            .unwrap_or_else(|| panic!("{path}: REDIS_HOST_PASSWORD is not from a Secret"));
+        let generated = &objects
+            .get(&format!("{dir}/secret-{secret}.yaml"))
+            .unwrap_or_else(|| panic!("{path}: Secret {secret} is not emitted"))["metadata"]
+            ["annotations"];
+        assert!(
+            generated["secret-generator.v1.mittwald.de/autogenerate"]
+                .as_str()
+                .is_some_and(|keys| keys.split(',').any(|k| k.trim() == key)),
+            "{path}: {secret}/{key} is not generated"
+        );
+        assert!(
+            matches!(
+                generated["secret-generator.v1.mittwald.de/encoding"].as_str(),
+                Some("base64url" | "hex")
+            ),
+            "{path}: {secret}/{key} may hold a `+`, which PHP reads as a space"
+        );
+        let args: Vec<&str> = server["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let required = args
+            .iter()
+            .position(|a| *a == "--requirepass")
+            .map(|i| args[i + 1])
+            .unwrap_or_else(|| panic!("{redis_path}: Redis requires no password"));
+        let var = required
+            .strip_prefix("$(")
+            .and_then(|v| v.strip_suffix(')'))
+            .unwrap();
+        assert_eq!(secret_ref(server, var), Some((secret, key)), "{redis_path}");
+
+        // The session handler's file is writable by the pod's user.
+        let mount = fpm["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["mountPath"] == "/usr/local/etc/php/conf.d/redis-session.ini")
+            .unwrap_or_else(|| panic!("{path}: redis-session.ini is in a root-owned directory"));
+        assert_ne!(mount["readOnly"], true, "{path}");
+        let spec = &d["spec"]["template"]["spec"];
+        let volume = spec["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == mount["name"])
+            .unwrap();
+        assert!(volume["emptyDir"].is_object(), "{path}: {volume}");
+        // A subPath that does not exist yet is created as a directory.
+        let sub = mount["subPath"].as_str().unwrap();
+        let init = spec["initContainers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| {
+                c["volumeMounts"].as_array().into_iter().flatten().any(|m| {
+                    m["name"] == mount["name"]
+                        && c["command"].as_array().is_some_and(|cmd| {
+                            cmd[0] == "touch"
+                                && cmd.last().unwrap().as_str()
+                                    == Some(&format!("{}/{sub}", m["mountPath"].as_str().unwrap()))
+                        })
+                })
+            })
+            .unwrap_or_else(|| panic!("{path}: nothing creates {sub} before FPM starts"));
+        assert!(init["securityContext"]["runAsUser"].is_null(), "{path}");
+        assert_eq!(spec["securityContext"]["runAsUser"], 33, "{path}");
+
+        // The background jobs use the same Redis.
+        let cron = &objects[&format!("{dir}/cronjob-nextcloud-cron.yaml")];
+        let job = containers(cron)[0];
+        for name in ["REDIS_HOST", "REDIS_HOST_PORT"] {
+            assert_eq!(env(job, name), env(fpm, name), "{dir}: cron {name}");
+        }
+        assert_eq!(
+            secret_ref(job, "REDIS_HOST_PASSWORD"),
+            Some((secret, key)),
+            "{dir}"
+        );
+    }
+    assert!(seen >= 6, "{seen}");
+    assert!(
+        replicated >= 1,
+        "no Nextcloud runs two replicas in the example"
+    );
 }
 
 /// Jitsi: the web container's nginx resolves the XMPP server with its own

@@ -2,10 +2,12 @@
 //! report shows (computed here once, so the report says exactly what the
 //! objects do). No IO, no clock, no randomness.
 //!
-//! - Databases live on shared CloudNativePG clusters, which back up whole:
-//!   one `ScheduledBackup` per cluster and the cluster's
-//!   `spec.backup.barmanObjectStore` (WAL archiving gives point-in-time
-//!   recovery). The cluster follows the collective's target and schedule;
+//! - Databases live on shared CloudNativePG clusters, which back up whole
+//!   through the Barman Cloud plugin: one `ObjectStore` per cluster (the
+//!   destination, the target's keys, the retention), the cluster's
+//!   `spec.plugins` naming it as WAL archiver (WAL archiving gives
+//!   point-in-time recovery), and one `ScheduledBackup` of `method:
+//!   plugin`. The cluster follows the collective's target and schedule;
 //!   its recovery window is the longest that any tenant on it asks for.
 //! - Volumes, buckets and escrowed secrets of an app are backed up by one
 //!   k8up `Schedule` in the app's namespace (backup, check, prune), into a
@@ -41,6 +43,11 @@ pub(crate) const TARGET_SECRET: &str = "backup-target";
 pub(crate) const REPO_SECRET: &str = "backup-repo";
 /// The label k8up puts on the pods of its jobs (backup, check, prune).
 pub(crate) const K8UP_JOB_LABEL: &str = "k8upjob";
+/// The Barman Cloud plugin of CloudNativePG, as a Cluster and a
+/// ScheduledBackup name it.
+pub(crate) const BARMAN_CLOUD_PLUGIN: &str = "barman-cloud.cloudnative-pg.io";
+/// The API of the plugin's `ObjectStore`.
+pub(crate) const OBJECT_STORE_API: &str = "barmancloud.cnpg.io/v1";
 /// The label k8up gives the pods of a PreBackupPod: its name.
 pub(crate) const PRE_BACKUP_POD_LABEL: &str = "k8up.syn.tools/preBackupPod";
 
@@ -141,6 +148,7 @@ pub(crate) fn detail(
             endpoint: t.endpoint.clone(),
             objects: vec![
                 obj_path(&p.cluster, ns, "Cluster", name),
+                obj_path(&p.cluster, ns, "ObjectStore", name),
                 obj_path(&p.cluster, ns, "ScheduledBackup", name),
             ],
         });
@@ -448,27 +456,39 @@ fn derive(collective: &Collective, cov: &Coverage, scope: Scope) -> Vec<DesiredO
         let (cred_source, _) = source_secret(&t.credentials, &format!("target-{}", b.target));
         let secret_name = format!("{TARGET_SECRET}-{}", b.target);
         let (id, secret) = s3_refs(t, &secret_name);
-        let mut c = object("postgresql.cnpg.io/v1", "Cluster", &name, &ns);
-        c["spec"] = json!({"backup": {
-            "retentionPolicy": format!("{}d", b.pitr_days),
-            "barmanObjectStore": {
+        // The Barman Cloud plugin (CloudNativePG's in-tree object store is
+        // deprecated since 1.26 and gone in 1.31): an ObjectStore beside
+        // the Cluster holds the destination, the keys and the retention;
+        // the Cluster names it as its WAL archiver; base backups ask the
+        // plugin for them.
+        let mut store = object(OBJECT_STORE_API, "ObjectStore", &name, &ns);
+        store["spec"] = json!({
+            "configuration": {
                 "destinationPath": pg_destination(t, &cluster, &name),
                 "endpointURL": t.endpoint,
                 "s3Credentials": {"accessKeyId": id, "secretAccessKey": secret},
                 "wal": {"compression": "gzip", "encryption": "AES256"},
                 "data": {"compression": "gzip", "encryption": "AES256", "jobs": 2},
             },
-        }});
+            "retentionPolicy": format!("{}d", b.pitr_days),
+        });
+        let mut c = object("postgresql.cnpg.io/v1", "Cluster", &name, &ns);
+        c["spec"] = json!({"plugins": [{
+            "name": BARMAN_CLOUD_PLUGIN,
+            "isWALArchiver": true,
+            "parameters": {"barmanObjectName": name},
+        }]});
         let mut sb = object("postgresql.cnpg.io/v1", "ScheduledBackup", &name, &ns);
         sb["spec"] = json!({
             "schedule": schedule::with_seconds(&b.schedule),
             "cluster": {"name": name},
-            "method": "barmanObjectStore",
+            "method": "plugin",
+            "pluginConfiguration": {"name": BARMAN_CLOUD_PLUGIN},
             "backupOwnerReference": "self",
             "immediate": true,
         });
         let l = labels(None, None);
-        for mut o in [c, sb, replica(&secret_name, &ns, &cred_source)] {
+        for mut o in [store, c, sb, replica(&secret_name, &ns, &cred_source)] {
             add_labels(&mut o, &l);
             out.push(DesiredObject::new(&cluster, None, None, o));
         }
@@ -769,11 +789,12 @@ mod tests {
                 "PreBackupPod",
                 "ScheduledBackup",
                 "Cluster",
+                "ObjectStore",
                 "Secret",
             ] {
                 assert!(kinds.contains(k), "no {k} in {kinds:?}");
             }
-            // The Cluster is a fragment (its `backup`), merged into the
+            // The Cluster is a fragment (its `plugins`), merged into the
             // shared cluster jardin emits; the rest are whole objects.
             for o in objects.iter().filter(|o| o.kind() != "Cluster") {
                 let v = crate::schema::validate(&o.value);
@@ -804,8 +825,32 @@ mod tests {
             sb["spec"]["schedule"].as_str().unwrap().split(' ').count(),
             6
         );
+        assert_eq!(sb["spec"]["method"], "plugin");
+        assert_eq!(
+            sb["spec"]["pluginConfiguration"]["name"],
+            BARMAN_CLOUD_PLUGIN
+        );
+        let store = a.iter().find(|o| o["kind"] == "ObjectStore").unwrap();
+        assert_eq!(store["spec"]["retentionPolicy"], "7d");
+        assert_eq!(
+            store["spec"]["configuration"]["s3Credentials"]["accessKeyId"]["name"],
+            "backup-target-offsite"
+        );
+        // The in-tree object store is gone: the Cluster names the plugin,
+        // which archives its WAL into the ObjectStore of the same name.
         let cluster = a.iter().find(|o| o["kind"] == "Cluster").unwrap();
-        assert_eq!(cluster["spec"]["backup"]["retentionPolicy"], "7d");
+        assert!(cluster["spec"].get("backup").is_none());
+        let plugin = &cluster["spec"]["plugins"][0];
+        assert_eq!(plugin["name"], BARMAN_CLOUD_PLUGIN);
+        assert_eq!(plugin["isWALArchiver"], true);
+        assert_eq!(
+            plugin["parameters"]["barmanObjectName"],
+            store["metadata"]["name"]
+        );
+        assert_eq!(
+            store["metadata"]["namespace"],
+            cluster["metadata"]["namespace"]
+        );
     }
 
     #[test]
@@ -828,7 +873,7 @@ mod tests {
         let clusters: Vec<&DesiredObject> = all.iter().filter(|o| o.kind() == "Cluster").collect();
         assert_eq!(clusters.len(), 1);
         assert!(clusters[0].value["spec"]["managed"].is_object());
-        assert!(clusters[0].value["spec"]["backup"].is_object());
+        assert!(clusters[0].value["spec"]["plugins"].is_array());
         let pvc = all
             .iter()
             .find(|o| o.kind() == "PersistentVolumeClaim")

@@ -173,6 +173,21 @@ impl Outline {
                     o.refs
                         .extend(str_at(&role["passwordSecret"]["name"]).map(|s| ("Secret", s)));
                 }
+                // The Barman Cloud plugin reads its ObjectStore when the
+                // Cluster names it.
+                for plugin in v["spec"]["plugins"].as_array().into_iter().flatten() {
+                    o.refs.extend(
+                        str_at(&plugin["parameters"]["barmanObjectName"])
+                            .map(|s| ("ObjectStore", s)),
+                    );
+                }
+            }
+            "ObjectStore" => {
+                let creds = &v["spec"]["configuration"]["s3Credentials"];
+                for key in ["accessKeyId", "secretAccessKey"] {
+                    o.refs
+                        .extend(str_at(&creds[key]["name"]).map(|s| ("Secret", s)));
+                }
             }
             "BucketAccess" => {
                 o.refs
