@@ -265,7 +265,8 @@ fn scan(file: &SourceFile) -> Result<Vec<Import>, Diagnostic> {
     let mut imports = Vec::new();
     let mut depth = 0usize;
     let mut count = 0usize;
-    let mut tokens = Lexer::new(&file.text).peekable();
+    let text = without_lone_cr(&file.text);
+    let mut tokens = Lexer::new(&text).peekable();
     while let Some(Ok((start, token, end))) = tokens.next() {
         count += 1;
         match token {
@@ -352,16 +353,34 @@ fn scan(file: &SourceFile) -> Result<Vec<Import>, Diagnostic> {
         }
     }
     if count > PARSE_ABOVE_TOKENS {
-        expression_depth(file)?;
+        expression_depth(file, &text)?;
     }
     Ok(imports)
+}
+
+/// `text` with each carriage return that does not end a line replaced by a
+/// space (same length, so spans stay right). The lexer asserts it never
+/// sees one in debug builds; the interpreter reports it as a syntax error.
+fn without_lone_cr(text: &str) -> std::borrow::Cow<'_, str> {
+    let lone = |(i, b): (usize, &u8)| *b == b'\r' && text.as_bytes().get(i + 1) != Some(&b'\n');
+    if !text.as_bytes().iter().enumerate().any(lone) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let bytes: Vec<u8> = text
+        .as_bytes()
+        .iter()
+        .enumerate()
+        .map(|(i, b)| if lone((i, b)) { b' ' } else { *b })
+        .collect();
+    // Only an ASCII byte was replaced by another: still UTF-8.
+    std::borrow::Cow::Owned(String::from_utf8(bytes).unwrap_or_default())
 }
 
 /// Refuses a file whose syntax tree nests deeper than [`MAX_DEPTH`]. The
 /// parser keeps its own stack on the heap; the walk stops at the limit,
 /// so it never recurses deeper itself. A file that does not parse is left
 /// to the interpreter, which reports the syntax error.
-fn expression_depth(file: &SourceFile) -> Result<(), Diagnostic> {
+fn expression_depth(file: &SourceFile, text: &str) -> Result<(), Diagnostic> {
     use nickel_lang_core::ast::{Ast, AstAlloc};
     use nickel_lang_core::files::Files;
     use nickel_lang_core::parser::{grammar::TermParser, ErrorTolerantParser};
@@ -370,8 +389,8 @@ fn expression_depth(file: &SourceFile) -> Result<(), Diagnostic> {
 
     let alloc = AstAlloc::new();
     let mut files = Files::empty();
-    let id = files.add("source", &*file.text);
-    let Ok(ast) = TermParser::new().parse_strict(&alloc, id, Lexer::new(&file.text)) else {
+    let id = files.add("source", text);
+    let Ok(ast) = TermParser::new().parse_strict(&alloc, id, Lexer::new(text)) else {
         return Ok(());
     };
     let too_deep = <Ast<'_> as TraverseAlloc<'_, Ast<'_>>>::traverse_ref(
@@ -513,6 +532,17 @@ mod tests {
             );
             assert!(!format!("{d:?}").contains("TOKEN"));
         }
+    }
+
+    /// A lone carriage return (the lexer asserts there is none in debug
+    /// builds) neither panics nor hides an import.
+    #[test]
+    fn a_lone_carriage_return_is_left_to_the_interpreter() {
+        let text = "{ a = \"x\\ry\", b = import \"/etc/passwd\" as 'Text }".replace("\\r", "\r");
+        let (tmp, root) = root_with(&[("a.ncl", &text)]);
+        let d = closure_of(&root, tmp.path(), "a.ncl").unwrap_err();
+        assert_eq!(d.code, code::IMPORT_OUTSIDE_ROOT);
+        assert_eq!(without_lone_cr("a\r\nb\rc"), "a\r\nb c");
     }
 
     #[test]
