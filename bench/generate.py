@@ -34,6 +34,7 @@ def collective(n):
       storage_classes = {{ rwo = "ceph-rbd", rwx = "cephfs" }},
       capacity = {{ cpu = "{cpu}", memory = "{mem}Gi", storage = "{storage}Ti", nodes = 100 }},
       capabilities = ["cnpg", "cert-manager", "cosi", "k8up", "secret-generator", "secret-replicator"],
+      kubernetes_api.addresses = ["10.0.0.1/32"],
       services = {{
         postgres.pg = {{ cluster = "pg-{loc}", namespace = "databases", version = 16 }},
         object_stores.s3 = {{ bucket_class = "garage-{loc}", endpoint = "https://s3.{loc}.bench.example", location = "{loc}" }},
