@@ -148,14 +148,7 @@ fn uncovered(ctx: &Context<'_>, idx: &Index<'_>) -> Vec<Diagnostic> {
         out.push(
             Diagnostic::error(
                 code::BACKUP_UNCOVERED,
-                format!(
-                    "{} \"{}\" of {}/{} ({}) is not backed up: {why}",
-                    p.kind.as_str(),
-                    p.name,
-                    p.tenant,
-                    p.instance,
-                    p.app
-                ),
+                format!("{} is not backed up: {why}", piece_label(p)),
             )
             .with_span(
                 at.as_ref(),
@@ -165,6 +158,19 @@ fn uncovered(ctx: &Context<'_>, idx: &Index<'_>) -> Vec<Diagnostic> {
         );
     }
     out
+}
+
+/// How a diagnostic names a piece of state: `volume "data" of asso/cloud
+/// (nextcloud)`.
+fn piece_label(p: &Piece) -> String {
+    format!(
+        "{} \"{}\" of {}/{} ({})",
+        p.kind.as_str(),
+        p.name,
+        p.tenant,
+        p.instance,
+        p.app
+    )
 }
 
 /// J0862: a piece whose backup is emitted but could not run.
@@ -178,14 +184,7 @@ fn cannot_run(ctx: &Context<'_>, idx: &Index<'_>) -> Vec<Diagnostic> {
         let at = u.and_then(|u| super::app_span(u, &p.instance, "app"));
         let mut d = Diagnostic::error(
             code::BACKUP_CANNOT_RUN,
-            format!(
-                "{} \"{}\" of {}/{} ({}) is not backed up: its backup cannot run",
-                p.kind.as_str(),
-                p.name,
-                p.tenant,
-                p.instance,
-                p.app
-            ),
+            format!("{} is not backed up: its backup cannot run", piece_label(p)),
         )
         .with_span(
             at.as_ref(),
