@@ -5,6 +5,7 @@
 //! opens no socket: the network clients live in jardin-net. See
 //! docs/ARCHITECTURE.md for the code map.
 
+pub mod apply;
 pub mod backup;
 pub mod check;
 pub mod dns;
@@ -92,6 +93,8 @@ pub(crate) mod test_support {
     pub(crate) fn plan_of_updates(tenants: usize, per_tenant: usize) -> Plan {
         let mut p = Plan {
             format_version: 1,
+            jardin_version: String::new(),
+            tenants_filter: Vec::new(),
             desired_hash: String::new(),
             live_hash: String::new(),
             live_sources: BTreeMap::new(),

@@ -234,6 +234,26 @@ registry! {
         "The same object appears twice in the live state (for example in two snapshot files).";
     PLAN_NOT_WRITTEN = "J0605", "plan not written",
         "The JSON plan cannot be written to the `-o` path.";
+    PLAN_NOT_READ = "J0620", "plan file unreadable",
+        "`jardin apply PLAN`: the file cannot be read, or is not a JSON plan written by `jardin plan -o`.";
+    PLAN_STALE = "J0621", "plan stale",
+        "`jardin apply PLAN` made the plan again and it is not the saved one: another jardin version, another scope, another config revision, or a live state that moved since (the message lists the objects). Nothing was touched; make and review a new plan.";
+    APPLY_NEEDS_APPROVAL = "J0622", "apply needs approval",
+        "The apply would do something only a flag allows: deletions over the budget (`--max-deletes`, `--max-delete-percent`), an immutable field (`--recreate KIND/NAMESPACE/NAME`), a shrinking volume, or applying a config without a reviewed plan (`--auto-approve`). Nothing was touched; the exit code is 3.";
+    APPLY_DELETES_EVERYTHING = "J0623", "apply would delete everything",
+        "The plan deletes every object jardin manages in a cluster and creates nothing there: almost always a broken config or the wrong cluster. Refused whatever the flags.";
+    FIELD_CONFLICT = "J0624", "field owned by another manager",
+        "Server-side apply refused a change to fields another field manager owns (`kubectl edit`, an operator). The message names the manager and its fields; `--force-conflicts` takes them over.";
+    OBJECT_REJECTED = "J0625", "object rejected by the cluster",
+        "The API server refused an object (validation, admission, a missing namespace). The message gives the server's reasons.";
+    OBJECT_NOT_READY = "J0626", "object not ready",
+        "An applied object did not become ready within its timeout, or failed (kstatus rules, docs/APPLY.md). The apply stopped before the next wave; the message gives the object's status and conditions.";
+    KIND_NOT_SERVED = "J0627", "kind not served by the cluster",
+        "The cluster does not serve a kind jardin emits (its CRD is not installed, or the Kubernetes version is too old).";
+    DELETION_KEPT = "J0628", "deletion kept back",
+        "`jardin apply` did not delete an object the plan proposed to delete: it holds state (`--allow-delete-state` allows it), or it is not in jardin's inventory (applied by another tool or before `jardin apply`), or its uid changed.";
+    REPORT_NOT_WRITTEN = "J0629", "apply report not written",
+        "The JSON report of `jardin apply --report FILE` cannot be written.";
     LITERAL_SECRET = "J0701", "literal secret",
         "A secret was written as a value in the config. Secrets are generated in the cluster (`{ generate = {} }`), referenced from an existing Secret (`{ ref = { name, key } }`) or read from outside by jardin itself (`{ external = \"env:VAR\" }`); never committed. Raised by the `SecretSource` contract.";
     GIT_FAILED = "J0710", "git unavailable",

@@ -5,6 +5,8 @@
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 /// The label naming the tenant an object belongs to.
 pub const TENANT_LABEL: &str = "jardin.dev/tenant";
+/// The ApplySet (kubectl's inventory) an object belongs to: its id.
+pub const APPLYSET_PART_OF: &str = "applyset.kubernetes.io/part-of";
 /// The label selector of everything jardin manages, for live listings.
 pub const SELECTOR: &str = "app.kubernetes.io/managed-by=jardin";
 /// Annotation read by the in-cluster secret generator: values are created

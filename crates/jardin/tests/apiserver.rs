@@ -38,7 +38,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::{ApiCapabilities, Discovery, Scope};
@@ -278,51 +277,6 @@ fn refusal(e: kube::Error) -> (String, String) {
     }
 }
 
-/// Server-side applies every adapted upstream CRD and waits until each is
-/// Established (a CRD the server refuses is a panic: the test cannot say
-/// anything about the objects of its kind).
-async fn install_crds(client: &kube::Client, crds: &[UpstreamCrd]) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let params = PatchParams::apply(MANAGER).force();
-    for crd in crds {
-        if let Err(e) = api
-            .patch(&crd.name, &params, &Patch::Apply(&crd.adapted))
-            .await
-        {
-            panic!(
-                "the 1.20 server refuses the upstream CRD {} ({}, adapted: {}): {}",
-                crd.name,
-                crd.file,
-                crd.changes,
-                refusal(e).0
-            );
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    for crd in crds {
-        loop {
-            let got = api.get(&crd.name).await.unwrap();
-            let conditions = got
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.clone())
-                .unwrap_or_default();
-            if conditions
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True")
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "CRD {} not Established after 30 s: {conditions:?}",
-                crd.name
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
 /// What discovery says of an `apiVersion` and `kind`.
 fn resolve(
     discovery: &Discovery,
@@ -442,7 +396,7 @@ fn apply_cluster(
     let t0 = Instant::now();
     let (rejections, not_served) = runtime().block_on(async {
         let client = client(&cluster).await;
-        install_crds(&client, crds).await;
+        crds::install(&client, crds, MANAGER).await;
         let discovery = Discovery::new(client.clone()).run().await.unwrap();
         let mut rejections = Vec::new();
         let mut not_served = Vec::new();
@@ -935,7 +889,7 @@ fn embedded_crd_schemas_refuse_what_upstream_crds_refuse() {
     // (case, the server's refusal, jardin's violations)
     let verdicts: Vec<(Case, Option<String>, Vec<String>)> = runtime().block_on(async {
         let client = client(&cluster).await;
-        install_crds(&client, &crds).await;
+        crds::install(&client, &crds, MANAGER).await;
         let discovery = Discovery::new(client.clone()).run().await.unwrap();
         // The namespaces the objects name (a dry run needs them to exist).
         let namespaces: BTreeSet<&str> = cases

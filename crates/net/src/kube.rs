@@ -30,7 +30,7 @@ fn error(context: &str, message: String) -> Diagnostic {
 }
 
 impl KubeSource {
-    async fn client(&self) -> Result<kube::Client, Diagnostic> {
+    pub(crate) async fn client(&self) -> Result<kube::Client, Diagnostic> {
         let kubeconfig = match &self.kubeconfig {
             Some(p) => {
                 // KUBECONFIG may list several files; kube merges them.
@@ -71,8 +71,24 @@ impl KubeSource {
             );
             let resource = ApiResource::from_gvk(&gvk);
             let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+            // An older cluster serves some kinds only in a beta version
+            // with the same fields: read them there when the version
+            // asked for is not served.
+            let older = crate::apply::served_instead(&gvk.group, &gvk.kind).map(|v| {
+                let gvk = GroupVersionKind::gvk(&gvk.group, v, &gvk.kind);
+                Api::<DynamicObject>::all_with(client.clone(), &ApiResource::from_gvk(&gvk))
+            });
             let kind = k.clone();
-            tasks.spawn(async move { (i, list_kind(api, &kind).await.map_err(|e| (kind, e))) });
+            tasks.spawn(async move {
+                let mut listed = list_kind(api, &kind).await;
+                if let (Ok(None), Some(older)) = (&listed, older) {
+                    listed = list_kind(older, &kind).await;
+                }
+                (
+                    i,
+                    listed.map(Option::unwrap_or_default).map_err(|e| (kind, e)),
+                )
+            });
         }
         let mut results: Vec<(usize, Vec<Value>)> = Vec::new();
         while let Some(joined) = tasks.join_next().await {
@@ -119,9 +135,12 @@ fn describe_error(e: &kube::Error) -> String {
     }
 }
 
-/// Every page of one kind's label-selected list. A kind the server does not
-/// know (its CRD is not installed) has no objects.
-async fn list_kind(api: Api<DynamicObject>, kind: &KindRef) -> Result<Vec<Value>, kube::Error> {
+/// Every page of one kind's label-selected list; None when the server does
+/// not serve the kind (its CRD is not installed): it has no objects.
+async fn list_kind(
+    api: Api<DynamicObject>,
+    kind: &KindRef,
+) -> Result<Option<Vec<Value>>, kube::Error> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -131,7 +150,9 @@ async fn list_kind(api: Api<DynamicObject>, kind: &KindRef) -> Result<Vec<Value>
         }
         let page = match api.list(&params).await {
             Ok(p) => p,
-            Err(kube::Error::Api(status)) if status.code == 404 => return Ok(out),
+            Err(kube::Error::Api(status)) if status.code == 404 && out.is_empty() => {
+                return Ok(None)
+            }
             Err(e) => return Err(e),
         };
         for item in page.items {
@@ -145,7 +166,7 @@ async fn list_kind(api: Api<DynamicObject>, kind: &KindRef) -> Result<Vec<Value>
         }
         token = page.metadata.continue_.filter(|t| !t.is_empty());
         if token.is_none() {
-            return Ok(out);
+            return Ok(Some(out));
         }
     }
 }

@@ -4,6 +4,7 @@
 //! TSIG keys that never print their secret (`tsig`). Everything they read
 //! is handed to jardin-compiler through its live-state traits.
 
+pub mod apply;
 pub mod axfr;
 pub(crate) mod kube;
 pub mod tsig;

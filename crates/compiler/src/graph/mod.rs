@@ -431,6 +431,21 @@ impl Graph {
         Ok(waves)
     }
 
+    /// Each emitted object's apply wave, by object index (the order of
+    /// [`crate::pipeline::Compilation::objects`]): what `jardin apply` sends
+    /// together and waits for.
+    pub fn object_waves(&self, objects: usize) -> Result<Vec<usize>, Cycle> {
+        let mut out = vec![0; objects];
+        for (w, nodes) in self.waves()?.iter().enumerate() {
+            for n in nodes {
+                if let Some(slot) = self.graph[*n].object.and_then(|i| out.get_mut(i)) {
+                    *slot = w;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The cycle that prevents any apply order, if there is one: what a
     /// check needs, without the waves' sorting.
     pub(crate) fn acyclic(&self) -> Result<(), Cycle> {

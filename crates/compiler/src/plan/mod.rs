@@ -46,7 +46,7 @@ pub(crate) struct ObjectId {
 }
 
 impl ObjectId {
-    fn of(cluster: &str, v: &Value) -> ObjectId {
+    pub(crate) fn of(cluster: &str, v: &Value) -> ObjectId {
         ObjectId {
             cluster: cluster.to_string(),
             namespace: v["metadata"]["namespace"]
@@ -150,6 +150,10 @@ pub(crate) const SHARED: &str = "(shared)";
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
     pub(crate) format_version: u32,
+    /// The jardin that made it: `apply` refuses a plan of another version.
+    pub(crate) jardin_version: String,
+    /// `--tenant`: the tenants it is restricted to (empty: all).
+    pub(crate) tenants_filter: Vec<String>,
     /// blake3 of the canonical normalized desired state (`blake3:<hex>`).
     pub(crate) desired_hash: String,
     /// blake3 of the canonical normalized live state.
@@ -361,6 +365,8 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
     let summary: Counts = tenants.values().sum();
     Ok(Plan {
         format_version: FORMAT_VERSION,
+        jardin_version: env!("CARGO_PKG_VERSION").to_string(),
+        tenants_filter: input.tenant_filter.clone(),
         desired_hash,
         live_hash,
         live_sources: input.live_sources,

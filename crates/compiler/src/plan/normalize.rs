@@ -222,6 +222,11 @@ pub(crate) fn common(value: &mut Value) {
         if let Some(Value::Object(ann)) = meta.get_mut("annotations") {
             ann.remove("kubectl.kubernetes.io/last-applied-configuration");
         }
+        // `jardin apply` marks what it applied as a member of its ApplySet:
+        // bookkeeping, not configuration.
+        if let Some(Value::Object(labels)) = meta.get_mut("labels") {
+            labels.remove(jardin_core::kube::APPLYSET_PART_OF);
+        }
         for k in ["annotations", "labels"] {
             if meta
                 .get(k)

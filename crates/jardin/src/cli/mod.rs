@@ -2,6 +2,7 @@
 //! exit codes. One file per command family; this one holds the arguments
 //! and the dispatch.
 
+mod apply;
 mod backup;
 mod build;
 mod catalog;
@@ -136,6 +137,11 @@ pub(crate) enum Command {
     /// Compare the desired state with the live state: what `apply` would change.
     /// Exit code 0: no changes, 2: changes, 3: changes that need approval.
     Plan(plan::PlanArgs),
+    /// Apply a reviewed plan (or a config root, with --auto-approve) to the
+    /// clusters: server-side apply in waves, inventory, safe deletions.
+    /// Exit code 0: nothing to do, 2: applied, 3: needs approval (nothing
+    /// touched), 1: error.
+    Apply(apply::ApplyArgs),
     /// What a change does to the generated output, between git revisions
     /// (HEAD defaults to the working tree). Exit code 0: nothing changes, 2: changes.
     Diff(diff::DiffArgs),
@@ -316,6 +322,7 @@ pub(crate) fn run(cli: Cli) -> i32 {
             command: BackupCommand::Coverage { root, format },
         } => backup::coverage(g, &out, root, format),
         Command::Plan(args) => plan::plan(g, &out, args),
+        Command::Apply(args) => apply::apply(g, &out, args),
         Command::Diff(args) => diff::diff(g, &out, args),
         Command::Catalog { command } => catalog::catalog(&out, command),
         Command::Dns { command } => dns::dns(g, &out, command),

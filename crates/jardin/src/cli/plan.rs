@@ -46,7 +46,7 @@ pub(crate) struct PlanArgs {
     pub markdown_budget: usize,
 }
 
-fn kinds(objects: &[jardin_compiler::emit::DesiredObject]) -> Vec<KindRef> {
+pub(super) fn kinds(objects: &[jardin_compiler::emit::DesiredObject]) -> Vec<KindRef> {
     let mut set: BTreeSet<KindRef> = live::known_kinds().into_iter().collect();
     for o in objects {
         set.insert(KindRef {
@@ -180,7 +180,7 @@ pub(super) fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
     }
 }
 
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(super) fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -18,13 +18,16 @@
 //! - a CRD whose group ends in `k8s.io` gets the annotation
 //!   `api-approved.kubernetes.io: "unapproved, test only"`.
 //!
-//! Include it with `#[path = "support/crds.rs"] mod crds;`. It needs
-//! `serde_json` and `yaml_serde` only (no client: the caller installs the
-//! adapted CRDs).
+//! Include it with `#[path = "support/crds.rs"] mod crds;`. `install`
+//! server-side applies the adapted CRDs through kube-rs.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Map, Value};
 
 /// The annotation a CRD of a `*.k8s.io` group needs (KEP-1111), and the
@@ -301,6 +304,48 @@ fn strings(v: Option<&Value>) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Server-side applies every adapted upstream CRD and waits until each is
+/// Established (a CRD the server refuses is a panic: the test cannot say
+/// anything about the objects of its kind).
+pub(crate) async fn install(client: &kube::Client, crds: &[UpstreamCrd], manager: &str) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let params = PatchParams::apply(manager).force();
+    for crd in crds {
+        if let Err(e) = api
+            .patch(&crd.name, &params, &Patch::Apply(&crd.adapted))
+            .await
+        {
+            panic!(
+                "the 1.20 server refuses the upstream CRD {} ({}, adapted: {}): {}",
+                crd.name, crd.file, crd.changes, e
+            );
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for crd in crds {
+        loop {
+            let got = api.get(&crd.name).await.unwrap();
+            let conditions = got
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.clone())
+                .unwrap_or_default();
+            if conditions
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True")
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "CRD {} not Established after 30 s: {conditions:?}",
+                crd.name
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 #[cfg(test)]
