@@ -102,6 +102,8 @@ pub(crate) mod test_support {
             tenants: BTreeMap::new(),
             approval: vec!["deletes 12 objects, more than --max-deletes 10".into()],
             changes: Vec::new(),
+            server_side: false,
+            zones: Vec::new(),
         };
         for t in 0..tenants {
             let tenant = format!("association-numero-{t:05}");
@@ -134,6 +136,7 @@ pub(crate) mod test_support {
                         Vec::new()
                     },
                     desired: Some(object("nextcloud:31")),
+                    live_digest: None,
                     live: Some(object("nextcloud:30")),
                 });
             }

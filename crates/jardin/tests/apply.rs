@@ -12,6 +12,8 @@
 mod common;
 #[path = "support/crds.rs"]
 mod crds;
+#[path = "support/knot.rs"]
+mod knot;
 #[path = "support/kube_apiserver.rs"]
 mod kube_apiserver;
 #[path = "support/kubelet.rs"]
@@ -73,6 +75,7 @@ impl Cluster {
             .args(args)
             .args(["--no-cache", "--color", "never"])
             .env("KUBECONFIG", self.control_plane.kubeconfig())
+            .env("JARDIN_TSIG_SECRET", knot::SECRET)
             .env_remove("NO_COLOR")
             .output()
             .expect("run jardin");
@@ -827,4 +830,202 @@ fn an_apply_killed_mid_wave_converges_when_run_again() {
     ]);
     assert_code("deleting everything", &everything, 1);
     assert!(flat(&everything.2).contains("J0623"), "{}", everything.2);
+}
+
+/// `apply --dns`: the zone's RFC 2136 update goes out to a real Knot
+/// before the clusters' waves. A zone that cannot be updated holds back
+/// the Ingresses serving its names (their certificates need the records)
+/// and nothing else; a plan made with `--dns` carries the zone to `apply`,
+/// and a server-side dry run changes neither the cluster nor the zone.
+#[test]
+fn zones_go_out_before_the_ingresses_that_need_them() {
+    let cluster = Cluster::start();
+    let knot = knot::Knot::start(&[("petit-jardin.org", knot::initial_zone("petit-jardin.org"))]);
+    let (dir, root) = example("minimal");
+    let config = root.join("jardin.ncl");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let zone = "zones.\"petit-jardin.org\" = {";
+    assert!(text.contains(zone));
+    std::fs::write(
+        &config,
+        text.replace(
+            zone,
+            &format!(
+                "{zone}\n    provider = \"rfc2136\",\n    server = \"127.0.0.1:53\",\n    tsig = {{ name = \"jardin\", secret = {{ external = \"env:JARDIN_TSIG_SECRET\" }} }},"
+            ),
+        ),
+    )
+    .unwrap();
+    let root_s = root.to_str().unwrap();
+    let live = format!("potager=kube:{CONTEXT}");
+    let knot_addr = knot.addr();
+    let dead = format!("127.0.0.1:{}", knot::free_port());
+    let report = dir.path().join("report.json");
+    let report_s = report.to_str().unwrap();
+    let no_secret = |run: &(i32, String, String)| {
+        assert!(
+            !run.1.contains(knot::SECRET) && !run.2.contains(knot::SECRET),
+            "the TSIG secret was printed"
+        );
+    };
+
+    // The DNS server does not answer: the Ingress is held back, the rest
+    // of the tenant is applied, and the run fails.
+    let failed = cluster.jardin(&[
+        "apply",
+        root_s,
+        "--live",
+        &live,
+        "--auto-approve",
+        "--dns",
+        "--dns-server",
+        &dead,
+        "--timeout",
+        "60s",
+        "--report",
+        report_s,
+    ]);
+    no_secret(&failed);
+    assert_code("apply with the zone's server down", &failed, 1);
+    let r = read_json(&report);
+    assert_eq!(r["zones"][0]["zone"], "petit-jardin.org", "{r:#}");
+    assert_eq!(r["zones"][0]["outcome"], "failed", "{r:#}");
+    let all = entries(&r);
+    let ingresses: Vec<&(String, String, String, String)> =
+        all.iter().filter(|e| e.2 == "Ingress").collect();
+    assert!(!ingresses.is_empty(), "{all:?}");
+    assert!(
+        ingresses.iter().all(|e| e.0 == "skipped" && e.1 == "hold"),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|e| e.0 == "applied" && e.2 == "Deployment"),
+        "{all:?}"
+    );
+    let (ns, name) = ingresses[0].3.split_once('/').unwrap();
+    let (ns, name) = (ns.to_string(), name.to_string());
+    assert!(cluster
+        .get("networking.k8s.io/v1", "Ingress", Some(&ns), &name)
+        .is_none());
+
+    // A plan with its zone, reviewed; a server-side dry run of it changes
+    // nothing anywhere.
+    let plan = dir.path().join("plan.json");
+    let plan_s = plan.to_str().unwrap();
+    let planned = cluster.jardin(&[
+        "plan",
+        root_s,
+        "--live",
+        &live,
+        "--dns",
+        "--dns-server",
+        &knot_addr,
+        "-o",
+        plan_s,
+    ]);
+    no_secret(&planned);
+    assert_code("plan with --dns", &planned, 2);
+    assert!(planned.1.contains("petit-jardin.org"), "{}", planned.1);
+    let saved = read_json(&plan);
+    assert_eq!(saved["zones"][0]["zone"], "petit-jardin.org");
+    assert!(!saved["zones"][0]["changes"].as_array().unwrap().is_empty());
+    let dry = cluster.jardin(&[
+        "apply",
+        plan_s,
+        "--root",
+        root_s,
+        "--dns-server",
+        &knot_addr,
+        "--dry-run=server",
+        "--report",
+        report_s,
+    ]);
+    assert_code("server-side dry run", &dry, 2);
+    let r = read_json(&report);
+    assert_eq!(r["dry_run"], true);
+    assert_eq!(r["zones"][0]["outcome"], "skipped", "{r:#}");
+    assert!(cluster
+        .get("networking.k8s.io/v1", "Ingress", Some(&ns), &name)
+        .is_none());
+    let cname = || knot.kdig(&["CNAME", "pad.petit-jardin.org"]);
+    assert!(!cname().contains("ingress.potager"), "{}", cname());
+
+    // The plan applied: the records, then the Ingress.
+    let applied = cluster.jardin(&[
+        "apply",
+        plan_s,
+        "--root",
+        root_s,
+        "--dns-server",
+        &knot_addr,
+        "--timeout",
+        "60s",
+        "--report",
+        report_s,
+    ]);
+    no_secret(&applied);
+    assert_code("apply of the plan with its zone", &applied, 2);
+    // What docs/APPLY.md shows (`--nocapture`).
+    println!("{}", applied.2);
+    let r = read_json(&report);
+    assert_eq!(r["zones"][0]["outcome"], "applied", "{r:#}");
+    assert!(r["zones"][0]["changes"].as_u64().unwrap() > 0, "{r:#}");
+    assert!(cluster
+        .get("networking.k8s.io/v1", "Ingress", Some(&ns), &name)
+        .is_some());
+    assert!(
+        cname().contains("ingress.potager.petit-jardin.org"),
+        "{}",
+        cname()
+    );
+
+    // Nothing is left to do, in the zone or the cluster.
+    let again = cluster.jardin(&[
+        "apply",
+        root_s,
+        "--live",
+        &live,
+        "--auto-approve",
+        "--dns",
+        "--dns-server",
+        &knot_addr,
+    ]);
+    assert_code("apply again", &again, 0);
+    // A plan without --dns holds no zone: `apply --dns` of it is refused.
+    assert_code(
+        "plan without --dns",
+        &cluster.jardin(&["plan", root_s, "--live", &live, "-o", plan_s]),
+        0,
+    );
+    let no_zones = cluster.jardin(&["apply", plan_s, "--root", root_s, "--dns"]);
+    assert_code("--dns with a plan without zones", &no_zones, 1);
+    assert!(
+        flat(&no_zones.2).contains("holds no zones"),
+        "{}",
+        no_zones.2
+    );
+}
+
+/// A cluster to try `jardin apply` on by hand (its progress display in a
+/// terminal, say): the same control plane, CRDs and kubelet stand-in as
+/// the tests, held until the file it names is created (at most an hour).
+///
+///     cargo test -p jardin --test apply -- --ignored --nocapture a_cluster_to_try
+#[test]
+#[ignore]
+fn a_cluster_to_try() {
+    let cluster = Cluster::start();
+    let stop = cluster
+        .control_plane
+        .kubeconfig()
+        .with_file_name("stop-the-cluster");
+    println!(
+        "KUBECONFIG={} (context {CONTEXT}); `touch {}` stops it",
+        cluster.control_plane.kubeconfig().display(),
+        stop.display()
+    );
+    let deadline = Instant::now() + Duration::from_secs(3600);
+    while !stop.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }

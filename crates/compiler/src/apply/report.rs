@@ -55,6 +55,20 @@ impl Entry {
     }
 }
 
+/// What happened to one DNS zone (`apply --dns`).
+#[derive(Clone, Debug, Serialize)]
+pub struct ZoneEntry {
+    pub zone: String,
+    /// `applied` (also when it had nothing to change), `skipped` (a dry
+    /// run), `failed`.
+    pub outcome: Outcome,
+    /// RRset changes sent.
+    pub changes: usize,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    pub millis: u64,
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub jardin_version: &'static str,
@@ -63,6 +77,9 @@ pub struct Report {
     pub result: String,
     pub millis: u64,
     pub objects: Vec<Entry>,
+    /// Zones, in the order they were sent: before any cluster's waves.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<ZoneEntry>,
 }
 
 impl Report {

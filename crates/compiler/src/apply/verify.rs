@@ -27,6 +27,12 @@ pub struct SavedPlan {
     live_sources: BTreeMap<String, String>,
     #[serde(default)]
     changes: Vec<SavedChange>,
+    /// Compared through server-side dry runs: the fresh plan is too.
+    #[serde(default)]
+    server_side: bool,
+    /// `jardin plan --dns`: the zones, checked again by `dns::verify`.
+    #[serde(default)]
+    zones: Vec<crate::dns::plan::SavedZone>,
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -39,6 +45,8 @@ struct SavedChange {
     name: String,
     #[serde(default)]
     fields: Vec<Value>,
+    #[serde(default)]
+    live_digest: Option<String>,
 }
 
 impl SavedPlan {
@@ -71,6 +79,16 @@ impl SavedPlan {
     /// The clusters it covers, with the source each was read from.
     pub fn live_sources(&self) -> &BTreeMap<String, String> {
         &self.live_sources
+    }
+
+    /// Whether it was made through server-side dry runs (`--compare server`).
+    pub fn server_side(&self) -> bool {
+        self.server_side
+    }
+
+    /// The zones it plans (`jardin plan --dns`); empty without.
+    pub fn zones(&self) -> &[crate::dns::plan::SavedZone] {
+        &self.zones
     }
 
     /// The `--tenant` filter it was made with.

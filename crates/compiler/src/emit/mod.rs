@@ -38,6 +38,11 @@ impl DesiredObject {
         self.value["kind"].as_str().unwrap_or("")
     }
 
+    /// The tenant it belongs to; None for what tenants share.
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
     pub(crate) fn name(&self) -> &str {
         self.value["metadata"]["name"].as_str().unwrap_or("")
     }

@@ -432,7 +432,7 @@ impl Graph {
     }
 
     /// Each emitted object's apply wave, by object index (the order of
-    /// [`crate::pipeline::Compilation::objects`]): what `jardin apply` sends
+    /// the compilation's `objects`): what `jardin apply` sends
     /// together and waits for.
     pub fn object_waves(&self, objects: usize) -> Result<Vec<usize>, Cycle> {
         let mut out = vec![0; objects];

@@ -105,6 +105,10 @@ pub(crate) struct Change {
     /// Creates and updates: the object as it would be (normalized, masked).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) desired: Option<Value>,
+    /// Updates and deletes: the hash of the live object compared (secret
+    /// values as keyed digests), so that `apply` names what moved since.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) live_digest: Option<String>,
     /// Updates and deletes: the object as it is (normalized, masked); shown
     /// in text diffs, not part of the JSON contract.
     #[serde(skip)]
@@ -166,6 +170,15 @@ pub struct Plan {
     pub(crate) approval: Vec<String>,
     /// Sorted by tenant (shared last), then object.
     pub(crate) changes: Vec<Change>,
+    /// Made against a cluster through server-side dry runs (`server_views`):
+    /// `apply` makes its fresh plan the same way.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) server_side: bool,
+    /// `jardin plan --dns`: each zone's saved plan (`dns::plan::SavedZone`,
+    /// as JSON: plans of objects know nothing of DNS), checked again and
+    /// applied by `apply` (docs/APPLY.md); absent without `--dns`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<Value>,
 }
 
 impl Plan {
@@ -194,6 +207,13 @@ pub struct Input<'a> {
     /// The "live" side is another desired state (`jardin diff`): nothing on
     /// it was defaulted by a server, so nothing is dropped against the other.
     pub compare_desired: bool,
+    /// Against a cluster: the desired objects that exist live, as a
+    /// server-side dry-run apply returns them (server defaults and other
+    /// managers' fields filled in). Each is compared whole with its live
+    /// object, instead of through the offline normalization; an object
+    /// without a view (the server refused the dry run) is compared
+    /// offline. None: every object offline (snapshots).
+    pub server_views: Option<Vec<LiveObject>>,
 }
 
 /// A sealed, normalized object of one side.
@@ -322,9 +342,12 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
         |t: &Option<String>| filter.is_empty() || t.as_ref().is_some_and(|t| filter.contains(t));
     let desired = seal_desired(input.desired, input.ignore, &in_scope);
     let by_id: HashMap<&ObjectId, &Side> = desired.iter().map(|s| (&s.id, s)).collect();
+    let server_side = input.server_views.is_some();
+    let views = seal_views(input.server_views.unwrap_or_default(), &by_id, input.ignore);
     let live = seal_live(
         input.live,
         &by_id,
+        &views,
         input.ignore,
         input.compare_desired,
         &in_scope,
@@ -342,9 +365,13 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
     };
 
     let live_by_id: HashMap<&ObjectId, &Side> = live.iter().map(|s| (&s.id, s)).collect();
-    let mut changes = creates_and_updates(&desired_sorted, &live_by_id, &mask);
+    // A review (`jardin diff`) compares two desired states: nothing to
+    // re-read later, so no digest.
+    let review = input.compare_desired;
+    let digest = |s: &Side| (!review).then(|| state_hash(&[s], &keys));
+    let mut changes = creates_and_updates(&desired_sorted, &live_by_id, &views, &mask, &digest);
     let mut tenants = unchanged_per_tenant(&desired_sorted, &live_by_id, &changes);
-    let deletions = deletions(&live, &by_id, &input.known_tenants, &mask);
+    let deletions = deletions(&live, &by_id, &input.known_tenants, &mask, &digest);
     let approval = deletion_budget(
         deletions.len(),
         live.len(),
@@ -374,6 +401,8 @@ pub fn compute(input: Input<'_>) -> Result<Plan, Diagnostic> {
         tenants,
         approval,
         changes,
+        server_side,
+        zones: Vec::new(),
     })
 }
 
@@ -409,11 +438,40 @@ fn seal_desired(
         .collect()
 }
 
-/// The live side, sealed and normalized against its desired counterpart,
-/// sorted; an object listed twice is an error.
+/// The server's views of desired objects, sealed and normalized as a live
+/// object is, but whole: nothing is dropped against the desired object.
+fn seal_views(
+    views: Vec<LiveObject>,
+    by_id: &HashMap<&ObjectId, &Side>,
+    ignore: &[IgnoreRule],
+) -> HashMap<ObjectId, Side> {
+    views
+        .into_par_iter()
+        .filter_map(|o| {
+            let id = ObjectId::of(&o.cluster, &o.value);
+            let d = by_id.get(&id)?;
+            let mut sealed = secrets::seal(o.value);
+            normalize::common(&mut sealed.value);
+            normalize::ignore(&mut sealed.value, &id.kind, ignore);
+            sealed.value["apiVersion"] = Value::String(d.api_version.clone());
+            let side = Side {
+                api_version: d.api_version.clone(),
+                tenant: d.tenant.clone(),
+                id: id.clone(),
+                sealed,
+            };
+            Some((id, side))
+        })
+        .collect()
+}
+
+/// The live side, sealed and normalized against its desired counterpart
+/// (whole, when the server gave its view of that counterpart), sorted; an
+/// object listed twice is an error.
 fn seal_live(
     live: Vec<LiveObject>,
     by_id: &HashMap<&ObjectId, &Side>,
+    views: &HashMap<ObjectId, Side>,
     ignore: &[IgnoreRule],
     compare_desired: bool,
     in_scope: &(impl Fn(&Option<String>) -> bool + Sync),
@@ -431,7 +489,7 @@ fn seal_live(
                 // The server answers in the version we ask for.
                 sealed.value["apiVersion"] = Value::String(d.api_version.clone());
             }
-            if !compare_desired {
+            if !compare_desired && !views.contains_key(&id) {
                 normalize::live_against(
                     &mut sealed.value,
                     d.map(|d| &d.sealed.value),
@@ -466,12 +524,17 @@ fn seal_live(
 fn creates_and_updates(
     desired: &[&Side],
     live_by_id: &HashMap<&ObjectId, &Side>,
+    views: &HashMap<ObjectId, Side>,
     mask: &(impl Fn(&Side) -> Value + Sync),
+    digest: &(impl Fn(&Side) -> Option<String> + Sync),
 ) -> Vec<Change> {
     desired
         .par_iter()
         .filter_map(|d| {
             let desired_value = || mask(d);
+            // What the live object is compared with: the server's view of
+            // the desired object when there is one.
+            let target = views.get(&d.id).unwrap_or(d);
             match live_by_id.get(&d.id) {
                 None => Some(Change {
                     action: Action::Create,
@@ -482,20 +545,21 @@ fn creates_and_updates(
                     reason: None,
                     approval: Vec::new(),
                     desired: Some(desired_value()),
+                    live_digest: None,
                     live: None,
                 }),
                 // Most objects hold no secret and did not change: no copy.
                 Some(l)
-                    if d.sealed.secrets.is_empty()
+                    if target.sealed.secrets.is_empty()
                         && l.sealed.secrets.is_empty()
-                        && l.sealed.value == d.sealed.value =>
+                        && l.sealed.value == target.sealed.value =>
                 {
                     None
                 }
                 Some(l) => {
                     let live_value = mask(l);
+                    let fields = diff::diff(&live_value, &mask(target));
                     let desired_value = desired_value();
-                    let fields = diff::diff(&live_value, &desired_value);
                     (!fields.is_empty()).then(|| Change {
                         action: Action::Update,
                         id: d.id.clone(),
@@ -505,6 +569,7 @@ fn creates_and_updates(
                         fields,
                         reason: None,
                         desired: Some(desired_value),
+                        live_digest: digest(l),
                         live: Some(live_value),
                     })
                 }
@@ -544,6 +609,7 @@ fn deletions(
     by_id: &HashMap<&ObjectId, &Side>,
     known_tenants: &BTreeSet<String>,
     mask: &impl Fn(&Side) -> Value,
+    digest: &impl Fn(&Side) -> Option<String>,
 ) -> Vec<Change> {
     let mut out = Vec::new();
     for l in live {
@@ -572,6 +638,7 @@ fn deletions(
                 .into_iter()
                 .collect(),
             desired: None,
+            live_digest: digest(l),
             live: Some(mask(l)),
         });
     }
@@ -691,6 +758,73 @@ mod tests {
     }
 
     /// Whatever the live state holds, computing a plan does not panic.
+    /// A field the server defaults that the offline normalization does
+    /// not know of shows as drift offline, and not with the server's view;
+    /// a real change shows either way.
+    #[test]
+    fn server_views_hide_server_defaults_and_keep_real_changes() {
+        let desired = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "x", "namespace": "n", "labels": {TENANT_LABEL: "t"}},
+            "spec": {"replicas": 1},
+        });
+        let live = |replicas: u32| {
+            json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "x", "namespace": "n", "labels": {TENANT_LABEL: "t"},
+                             "resourceVersion": "7", "generation": 3},
+                "spec": {"replicas": replicas, "newlyDefaulted": {"mode": "On"}},
+                "status": {"readyReplicas": replicas},
+            })
+        };
+        let plan = |live_value: Value, views: Option<Vec<Value>>| {
+            compute(Input {
+                desired: vec![DesiredObject::new(
+                    "c",
+                    Some("t".into()),
+                    None,
+                    desired.clone(),
+                )],
+                live: vec![LiveObject {
+                    cluster: "c".into(),
+                    value: live_value,
+                }],
+                live_sources: BTreeMap::new(),
+                ignore: &[],
+                known_tenants: BTreeSet::new(),
+                tenant_filter: Vec::new(),
+                max_deletes: 10,
+                max_delete_percent: 25,
+                secret_key: None,
+                compare_desired: false,
+                server_views: views.map(|vs| {
+                    vs.into_iter()
+                        .map(|value| LiveObject {
+                            cluster: "c".into(),
+                            value,
+                        })
+                        .collect()
+                }),
+            })
+            .unwrap()
+        };
+        // The server's view of the desired object: its defaults filled in.
+        let view = live(1);
+        assert_eq!(plan(live(1), None).summary.update, 1, "offline: drift");
+        let through_server = plan(live(1), Some(vec![view.clone()]));
+        assert_eq!(through_server.summary.update, 0);
+        assert!(through_server.server_side);
+        // Live has 2 replicas; the view (desired applied) has 1.
+        let changed = plan(live(2), Some(vec![view]));
+        assert_eq!(changed.summary.update, 1);
+        let fields: Vec<&str> = changed.changes[0]
+            .fields
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
+        assert_eq!(fields, ["spec.replicas"]);
+    }
+
     #[test]
     fn never_panics_on_odd_live_objects() {
         let mut r = Lcg(7);
@@ -745,6 +879,7 @@ mod tests {
                 max_delete_percent: 25,
                 secret_key: None,
                 compare_desired: false,
+                server_views: None,
             })
             .unwrap();
             let _ = render::text::render(&plan, true);

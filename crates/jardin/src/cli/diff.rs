@@ -187,6 +187,7 @@ pub(super) fn diff(g: &Global, out: &Output, args: DiffArgs) -> i32 {
             .ok()
             .filter(|k| !k.is_empty()),
         compare_desired: true,
+        server_views: None,
     };
     let mut objects = match plan::compute(input) {
         Ok(p) => p,

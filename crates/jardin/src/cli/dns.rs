@@ -103,7 +103,7 @@ fn desired(g: &Global, out: &Output, root: PathBuf) -> Result<Vec<ZoneData>, i32
     Ok(derive(collective, &c.tenants).zones)
 }
 
-fn select<'a>(
+pub(super) fn select<'a>(
     zones: &'a [ZoneData],
     only: &[String],
     all: bool,
@@ -151,7 +151,7 @@ fn endpoint(
 
 /// Reads and diffs every selected zone, in parallel (each zone is its own
 /// TCP connection).
-fn plans(
+pub(super) fn plans(
     zones: &[&ZoneData],
     server: &Option<String>,
     snapshot: &Option<PathBuf>,
@@ -307,35 +307,14 @@ fn apply(
         let Some(settings) = selected.iter().find(|s| s.name() == z.zone) else {
             continue;
         };
-        let result = endpoint(settings, &server)
-            .and_then(|(addr, key)| jardin_net::update::apply_zone(z, &addr, key.as_ref()));
-        match result {
-            Ok(jardin_net::update::Outcome::NothingToDo) => {
-                if !g.quiet {
-                    eprintln!("zone {}: no changes", z.zone);
-                }
-            }
-            Ok(jardin_net::update::Outcome::Applied { changes, not_taken }) => {
-                if not_taken.is_empty() {
-                    if !g.quiet {
-                        eprintln!("zone {}: applied {changes} RRset changes", z.zone);
-                    }
-                } else {
-                    if !g.quiet {
-                        eprintln!(
-                            "zone {}: sent {changes} RRset changes, {} not taken by the server",
-                            z.zone,
-                            not_taken.len()
-                        );
-                    }
-                    out.diagnostics(&not_taken);
-                    code = exit::ERROR;
-                }
-            }
-            Err(d) => {
-                out.diagnostics(&[d]);
-                code = exit::ERROR;
-            }
+        let sent = send_zone(settings, z, &server);
+        if !g.quiet {
+            eprintln!("zone {}: {}", z.zone, sent.describe());
+        }
+        let failed = sent.diagnostics();
+        if !failed.is_empty() {
+            out.diagnostics(&failed);
+            code = exit::ERROR;
         }
     }
     if !unreviewed.is_empty() {
@@ -347,9 +326,64 @@ fn apply(
     code
 }
 
+/// What sending one zone's update did.
+pub(super) enum ZoneSent {
+    NoChanges,
+    Applied(usize),
+    /// Sent, but the zone read back does not show these changes.
+    NotTaken(usize, Vec<Diagnostic>),
+    /// Not reached, or refused.
+    Failed(Diagnostic),
+}
+
+impl ZoneSent {
+    pub(super) fn describe(&self) -> String {
+        match self {
+            ZoneSent::NoChanges => "no changes".to_string(),
+            ZoneSent::Applied(n) => format!("applied {n} RRset changes"),
+            ZoneSent::NotTaken(n, ds) => format!(
+                "sent {n} RRset changes, {} not taken by the server",
+                ds.len()
+            ),
+            ZoneSent::Failed(d) => format!("failed: {}", d.message),
+        }
+    }
+
+    /// The diagnostics of a failure; none when it went through.
+    pub(super) fn diagnostics(self) -> Vec<Diagnostic> {
+        match self {
+            ZoneSent::NotTaken(_, ds) => ds,
+            ZoneSent::Failed(d) => vec![d],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// One signed RFC 2136 update for a checked zone plan, then the zone read
+/// back: a change the server did not take is a failure.
+pub(super) fn send_zone(settings: &ZoneData, z: &SavedZone, server: &Option<String>) -> ZoneSent {
+    let result = endpoint(settings, server)
+        .and_then(|(addr, key)| jardin_net::update::apply_zone(z, &addr, key.as_ref()));
+    match result {
+        Ok(jardin_net::update::Outcome::NothingToDo) => ZoneSent::NoChanges,
+        Ok(jardin_net::update::Outcome::Applied { changes, not_taken }) => {
+            if not_taken.is_empty() {
+                ZoneSent::Applied(changes)
+            } else {
+                ZoneSent::NotTaken(changes, not_taken)
+            }
+        }
+        Err(d) => ZoneSent::Failed(d),
+    }
+}
+
 /// Refuses, before any zone is changed, deletions over a zone's budget
 /// that `--allow-deletes` does not cover.
-fn within_budget(out: &Output, zones: &[SavedZone], allow_deletes: usize) -> Result<(), i32> {
+pub(super) fn within_budget(
+    out: &Output,
+    zones: &[SavedZone],
+    allow_deletes: usize,
+) -> Result<(), i32> {
     let over: Vec<Diagnostic> = zones
         .iter()
         .filter(|z| z.over_budget && z.deletes > allow_deletes)
@@ -410,10 +444,41 @@ fn verified_plan(
             "save a plan with `jardin dns plan -o PLAN` (plans of older versions of jardin too)",
         )),
     };
+    verify_zones(
+        out,
+        &path.display().to_string(),
+        &text,
+        &file.zones,
+        zones,
+        selected,
+        server,
+        allow_deletes,
+    )
+}
+
+/// Checks a saved plan's zones against the zones read again and the plan
+/// made again (`dns::verify`): the zones to send, and a warning per zone
+/// for changes proposed now that the plan does not hold. `text` is the
+/// whole plan file, whose top-level `zones` locates a refusal. Also used
+/// by `jardin apply` for a plan made with `jardin plan --dns`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn verify_zones(
+    out: &Output,
+    name: &str,
+    text: &str,
+    file_zones: &[SavedZone],
+    zones: &[ZoneData],
+    selected: &[&ZoneData],
+    server: &Option<String>,
+    allow_deletes: usize,
+) -> Result<(Vec<SavedZone>, Vec<Diagnostic>), i32> {
+    let unusable = |message: String, help: &str| {
+        out.diagnostics(&[Diagnostic::error(code::DNS_PLAN_UNUSABLE, message).with_help(help)]);
+        exit::ERROR
+    };
     // A plan is applied only to the zones it was made for, and all of them
     // must still be in the config.
-    let foreign: Vec<&str> = file
-        .zones
+    let foreign: Vec<&str> = file_zones
         .iter()
         .filter(|z| !zones.iter().any(|d| d.name() == z.zone))
         .map(|z| z.zone.as_str())
@@ -422,15 +487,14 @@ fn verified_plan(
         return Err(unusable(
             format!(
                 "{} was made for zones this config does not have: {}",
-                path.display(),
+                name,
                 foreign.join(", ")
             ),
             "plan again from this config with `jardin dns plan -o PLAN`",
         ));
     }
-    let located = PlanText::new(&path.display().to_string(), &text);
-    let saved: Vec<(usize, &SavedZone, &ZoneData)> = file
-        .zones
+    let located = PlanText::new(name, text);
+    let saved: Vec<(usize, &SavedZone, &ZoneData)> = file_zones
         .iter()
         .enumerate()
         .filter_map(|(i, z)| {

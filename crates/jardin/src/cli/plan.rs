@@ -7,17 +7,28 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::{exit, options, timings, Color, Global, Output};
-use jardin_compiler::live::{self, KindRef, LiveArg};
+use jardin_compiler::apply::inventory::label_member;
+use jardin_compiler::apply::ObjectRef;
+use jardin_compiler::dns::derive::derive;
+use jardin_compiler::dns::plan::{render_text, SavedZone, ZonePlan};
+use jardin_compiler::live::{self, KindRef, LiveArg, LiveObject, SourceSpec};
 use jardin_compiler::pipeline;
 use jardin_compiler::plan::{self, render};
 use jardin_core::code;
 use jardin_core::diag::Diagnostic;
+use jardin_net::apply::{ApplyError, ClusterApi};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum PlanFormat {
     Text,
     Markdown,
     Json,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Compare {
+    Server,
+    Offline,
 }
 
 #[derive(Args, Debug)]
@@ -41,6 +52,21 @@ pub(crate) struct PlanArgs {
     /// Deleting more than this percentage of the live objects in scope needs approval.
     #[arg(long, default_value_t = 25)]
     pub max_delete_percent: usize,
+    /// Against a cluster, how a desired object is compared with its live
+    /// one: `server`, with what a server-side dry-run apply of it returns
+    /// (server defaults and other managers' fields never show as drift);
+    /// `offline`, through jardin's own normalization. Snapshots are always
+    /// compared offline.
+    #[arg(long, value_enum, default_value = "server")]
+    pub compare: Compare,
+    /// Also plan the DNS zones whose provider is rfc2136, read from their
+    /// servers; the saved plan carries them to `apply` (docs/APPLY.md).
+    #[arg(long)]
+    pub dns: bool,
+    /// With --dns: read every zone from this server (host:port) instead of
+    /// its configured one.
+    #[arg(long, value_name = "HOST:PORT", requires = "dns")]
+    pub dns_server: Option<String>,
     /// Size budget of the Markdown plan, in characters.
     #[arg(long, default_value_t = render::markdown::DEFAULT_BUDGET, value_parser = render::markdown::parse_budget)]
     pub markdown_budget: usize,
@@ -119,6 +145,33 @@ pub(super) fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
         .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .collect();
     timings(g, &c);
+    let mut views = None;
+    if args.compare == Compare::Server {
+        let mut warnings = Vec::new();
+        for cluster in &clusters {
+            let Some(context) = kube_context(&live_args, cluster) else {
+                continue;
+            };
+            let result = ClusterApi::connect(&context).and_then(|api| {
+                server_views(
+                    &api,
+                    cluster,
+                    &c.objects,
+                    &live_objects,
+                    &g.tenants,
+                    &mut warnings,
+                )
+            });
+            match result {
+                Ok(v) => views.get_or_insert_with(Vec::new).extend(v),
+                Err(d) => {
+                    out.diagnostics(&[d]);
+                    return exit::ERROR;
+                }
+            }
+        }
+        out.diagnostics(&warnings);
+    }
     let input = plan::Input {
         desired: std::mem::take(&mut c.objects),
         live: live_objects,
@@ -132,25 +185,50 @@ pub(super) fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
             .ok()
             .filter(|k| !k.is_empty()),
         compare_desired: false,
+        server_views: views,
     };
     let t = std::time::Instant::now();
-    let p = match plan::compute(input) {
+    let mut p = match plan::compute(input) {
         Ok(p) => p,
         Err(d) => {
             out.diagnostics(&[d]);
             return exit::ERROR;
         }
     };
+    let mut zone_plans = Vec::new();
+    if args.dns {
+        match plan_zones(g, out, collective, &c.tenants, &args.dns_server) {
+            Ok(zones) => {
+                for (zone, server) in zones {
+                    p.zones.push(
+                        serde_json::to_value(SavedZone::from_plan(&zone, server))
+                            .unwrap_or_default(),
+                    );
+                    zone_plans.push(zone);
+                }
+            }
+            Err(code) => return code,
+        }
+    }
     let color = match g.color {
         Color::Always => true,
         Color::Never => false,
         Color::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
     };
-    let text = match args.format {
+    let mut text = match args.format {
         PlanFormat::Text => render::text::render(&p, color),
         PlanFormat::Markdown => render::markdown::render(&p, args.markdown_budget),
         PlanFormat::Json => render::json::render(&p),
     };
+    for zone in &zone_plans {
+        match args.format {
+            PlanFormat::Text => text.push_str(&format!("\n{}", render_text(zone))),
+            PlanFormat::Markdown => {
+                text.push_str(&format!("\n```\n{}```\n", render_text(zone)));
+            }
+            PlanFormat::Json => {}
+        }
+    }
     if let Some(path) = &args.output {
         let json = render::json::render(&p);
         if let Err(e) = write_atomically(path, json.as_bytes()) {
@@ -171,13 +249,145 @@ pub(super) fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
             t.elapsed()
         );
     }
-    if p.needs_approval() {
+    if p.needs_approval() || zone_plans.iter().any(|z| z.over_budget) {
         exit::APPROVAL
-    } else if p.summary.changes() > 0 {
+    } else if p.summary.changes() > 0 || zone_plans.iter().any(|z| z.has_changes()) {
         exit::CHANGES
     } else {
         exit::OK
     }
+}
+
+/// The kubeconfig context a cluster is read through, when `--live` names
+/// a cluster for it (not a snapshot).
+pub(super) fn kube_context(args: &[LiveArg], cluster: &str) -> Option<String> {
+    let arg = args
+        .iter()
+        .find(|a| a.cluster.as_deref() == Some(cluster))
+        .or_else(|| args.iter().find(|a| a.cluster.is_none()))?;
+    match &arg.spec {
+        SourceSpec::Kube { context } => {
+            Some(context.clone().unwrap_or_else(|| cluster.to_string()))
+        }
+        SourceSpec::Snapshot(_) => None,
+    }
+}
+
+/// `--compare server`: every desired object of `cluster` (of the
+/// `--tenant` filter) that exists live, as a server-side dry-run apply of
+/// what `apply` would send returns it. An object the server refuses to
+/// apply is compared offline, and a warning says what `apply` will meet.
+pub(super) fn server_views(
+    api: &ClusterApi,
+    cluster: &str,
+    desired: &[jardin_compiler::emit::DesiredObject],
+    live: &[LiveObject],
+    tenants: &[String],
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Vec<LiveObject>, Diagnostic> {
+    let key = |v: &serde_json::Value| {
+        let s = |x: &serde_json::Value| x.as_str().unwrap_or("").to_string();
+        (
+            jardin_core::kube::group_of(v["apiVersion"].as_str().unwrap_or("")).to_string(),
+            s(&v["kind"]),
+            s(&v["metadata"]["namespace"]),
+            s(&v["metadata"]["name"]),
+        )
+    };
+    let existing: std::collections::HashSet<_> = live
+        .iter()
+        .filter(|l| l.cluster == cluster)
+        .map(|l| key(&l.value))
+        .collect();
+    let mut views = Vec::new();
+    for o in desired {
+        let in_scope =
+            tenants.is_empty() || o.tenant().is_some_and(|t| tenants.iter().any(|x| x == t));
+        if o.cluster != cluster || !in_scope || !existing.contains(&key(&o.value)) {
+            continue;
+        }
+        let mut value = o.value.clone();
+        label_member(&mut value);
+        let object = ObjectRef::of(&value);
+        match api.apply(&value, true, false) {
+            Ok(view) => views.push(LiveObject {
+                cluster: cluster.to_string(),
+                value: view,
+            }),
+            Err(ApplyError::Conflict(fields)) => {
+                let managers: BTreeSet<&str> = fields.iter().map(|(m, _)| m.as_str()).collect();
+                warnings.push(
+                    Diagnostic::warning(
+                        code::FIELD_CONFLICT,
+                        format!(
+                            "{cluster} {object}: applying it will conflict with {}: {}",
+                            managers.into_iter().collect::<Vec<_>>().join(", "),
+                            fields
+                                .iter()
+                                .map(|(_, f)| f.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )
+                    .with_help(
+                        "compared offline; `jardin apply` stops on it unless --force-conflicts",
+                    ),
+                );
+            }
+            Err(ApplyError::Rejected(why)) => warnings.push(
+                Diagnostic::warning(
+                    code::OBJECT_REJECTED,
+                    format!("{cluster} {object}: the cluster would refuse it: {why}"),
+                )
+                .with_help("compared offline; `jardin apply` will stop on it"),
+            ),
+            // Listed, so served: only a kind the discovery does not know.
+            Err(ApplyError::NotServed(_)) => {}
+            Err(ApplyError::Unreachable(why)) => {
+                return Err(Diagnostic::error(
+                    code::CLUSTER_UNREACHABLE,
+                    format!("cluster \"{cluster}\": {why}"),
+                )
+                .with_help("check the kubeconfig context, or plan with --compare offline"))
+            }
+        }
+    }
+    Ok(views)
+}
+
+/// `--dns`: the plan of every zone whose provider is rfc2136, read from
+/// its server. Whole zones only: a `--tenant` or `--cluster` filter would
+/// leave out other tenants' records, and their deletion would be planned.
+pub(super) fn plan_zones(
+    g: &Global,
+    out: &Output,
+    collective: &jardin_core::model::Collective,
+    tenants: &[jardin_core::model::TenantUnit],
+    server: &Option<String>,
+) -> Result<Vec<(ZonePlan, Option<String>)>, i32> {
+    if !g.tenants.is_empty() || !g.clusters.is_empty() {
+        out.diagnostics(&[Diagnostic::error(
+            code::DNS_PLAN_UNUSABLE,
+            "--dns plans whole zones, and cannot be combined with --tenant or --cluster",
+        )
+        .with_help("plan the zones in a run without --tenant and --cluster, or leave out --dns")]);
+        return Err(exit::ERROR);
+    }
+    let zones = derive(collective, tenants).zones;
+    let selected = super::dns::select(&zones, &[], false, out)?;
+    let mut plans = Vec::new();
+    let mut errors = Vec::new();
+    for r in super::dns::plans(&selected, server, &None) {
+        match r {
+            Ok(p) => plans.push(p),
+            Err(d) => errors.push(d),
+        }
+    }
+    if !errors.is_empty() {
+        out.diagnostics(&errors);
+        return Err(exit::ERROR);
+    }
+    Ok(plans)
 }
 
 pub(super) fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {

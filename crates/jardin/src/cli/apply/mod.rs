@@ -13,6 +13,7 @@
 
 mod run;
 mod show;
+mod zones;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -76,6 +77,18 @@ pub(crate) struct ApplyArgs {
     /// How long a failure condition must last before the wave fails.
     #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_duration)]
     pub failure_grace: Duration,
+    /// Also update the DNS zones whose provider is rfc2136, before the
+    /// clusters' waves. A plan file made with `jardin plan --dns` carries
+    /// its zones, and needs no flag.
+    #[arg(long)]
+    pub dns: bool,
+    /// Read and update every zone on this server (host:port) instead of
+    /// its configured one.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub dns_server: Option<String>,
+    /// Allow up to N RRset deletions per zone, over the zone's budget.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub allow_dns_deletes: usize,
     /// Write a JSON report of what happened to each object.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -100,7 +113,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Where the run is told to go: a plan file, or a root and its sources.
 enum Target {
-    Plan(SavedPlan),
+    /// The plan, and its text.
+    Plan(SavedPlan, String),
     Root,
 }
 
@@ -166,17 +180,17 @@ fn prepare_and_run(
             )
         })?;
         let saved = SavedPlan::parse(&text, &args.target.display().to_string()).map_err(fail)?;
-        (Target::Plan(saved), args.root.clone())
+        (Target::Plan(saved, text), args.root.clone())
     };
 
     let tenants = match &target {
-        Target::Plan(p) => p.tenants().to_vec(),
+        Target::Plan(p, _) => p.tenants().to_vec(),
         Target::Root => g.tenants.clone(),
     };
     let mut opts = options(g, root.clone());
     opts.keep_objects = true;
     opts.tenants = tenants.clone();
-    if let Target::Plan(p) = &target {
+    if let Target::Plan(p, _) = &target {
         opts.clusters = p.live_sources().keys().cloned().collect();
     }
     let mut c = pipeline::compile(&opts);
@@ -224,6 +238,30 @@ fn prepare_and_run(
         .iter()
         .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .collect();
+    // Compared as the saved plan was: through server-side dry runs unless
+    // it was made with `--compare offline`.
+    let server_side = match &target {
+        Target::Plan(saved, _) => saved.server_side(),
+        Target::Root => true,
+    };
+    let mut views = None;
+    if server_side {
+        let mut warnings = Vec::new();
+        for cl in &clusters {
+            let v = super::plan::server_views(
+                &cl.api,
+                &cl.id,
+                &c.objects,
+                &live,
+                &tenants,
+                &mut warnings,
+            )
+            .map_err(fail)?;
+            views.get_or_insert_with(Vec::new).extend(v);
+        }
+        // What the run will meet is said when it meets it.
+        drop(warnings);
+    }
     let desired = std::mem::take(&mut c.objects);
     let fresh = plan::compute(plan::Input {
         desired: desired.clone(),
@@ -238,19 +276,60 @@ fn prepare_and_run(
             .ok()
             .filter(|k| !k.is_empty()),
         compare_desired: false,
+        server_views: views,
     })
     .map_err(fail)?;
-    if let Target::Plan(saved) = &target {
+    if let Target::Plan(saved, _) = &target {
         same_plan(saved, &fresh).map_err(|d| {
             report.result = "refused: stale plan".to_string();
             fail(d)
         })?;
     }
+    // The zones: checked (a plan's) or planned (a root's) before anything
+    // is changed, like the clusters.
+    let plan_zones = match &target {
+        Target::Plan(saved, _) => saved.zones(),
+        Target::Root => &[],
+    };
+    if args.dns && matches!(target, Target::Plan(..)) && plan_zones.is_empty() {
+        return Err(fail(
+            Diagnostic::error(
+                code::DNS_PLAN_UNUSABLE,
+                format!("{} holds no zones", args.target.display()),
+            )
+            .with_help("make the plan with `jardin plan --dns -o PLAN`, or leave out --dns"),
+        ));
+    }
+    let zones = if args.dns || !plan_zones.is_empty() {
+        let source = match &target {
+            Target::Plan(_, text) => zones::Source::Plan {
+                name: &args.target.display().to_string(),
+                text,
+                zones: plan_zones,
+            },
+            Target::Root => zones::Source::Root,
+        };
+        // Whole zones only: a run restricted to some tenants or clusters
+        // would plan the deletion of the others' records.
+        let all_clusters = contexts.len() == collective.clusters.len();
+        let whole = fresh_tenant_filter_empty(&target, g) && all_clusters;
+        Some(zones::prepare(
+            out,
+            whole,
+            source,
+            &collective,
+            &c.tenants,
+            &args.dns_server,
+            args.allow_dns_deletes,
+        )?)
+    } else {
+        None
+    };
     let grants = Grants {
         recreate: args.recreate.iter().cloned().collect(),
         delete_state: args.allow_delete_state,
     };
-    let schedules = match schedule::schedule(&fresh, desired, &waves, &live, &grants) {
+    let mut schedules = match schedule::schedule(&fresh, desired, &waves, &live, &grants) {
         Ok(s) => s,
         Err(Refusal::Approval(ds)) => {
             out.diagnostics(&ds);
@@ -262,18 +341,26 @@ fn prepare_and_run(
             return Err(fail(d));
         }
     };
-    let nothing = schedules.iter().all(|s| s.is_empty() && s.kept.is_empty());
+    let dns_changes = zones.as_ref().map_or(0, zones::Zones::changes);
+    let nothing = schedules.iter().all(|s| s.is_empty() && s.kept.is_empty()) && dns_changes == 0;
     if matches!(target, Target::Root) && !args.auto_approve && !nothing {
         out.diagnostics(&[Diagnostic::error(
             code::APPLY_NEEDS_APPROVAL,
             format!(
                 "applying {} without a reviewed plan: {} changes",
                 root.display(),
-                fresh.summary.changes()
+                fresh.summary.changes() + dns_changes
             ),
         )
         .with_help("review `jardin plan` and apply its file (`-o PLAN`), or give --auto-approve")]);
         return Err(exit::APPROVAL);
+    }
+    let mut changed = false;
+    let mut failed_zones = std::collections::BTreeSet::new();
+    if let Some(zones) = &zones {
+        failed_zones = zones.send(g, out, args.dry_run.is_some(), report);
+        changed |= report.zones.iter().any(|z| z.changes > 0);
+        zones::hold_back(&mut schedules, &failed_zones, report);
     }
     let mut show = show::Show::new(
         g,
@@ -287,7 +374,6 @@ fn prepare_and_run(
         failure_grace: args.failure_grace,
         filtered: !fresh_tenant_filter_empty(&target, g),
     };
-    let mut changed = false;
     for (cl, s) in clusters.iter().zip(schedules.iter()) {
         match run::cluster(cl, s, &settings, &mut show, report) {
             Ok(did) => changed |= did,
@@ -313,12 +399,16 @@ fn prepare_and_run(
     if !g.quiet {
         eprintln!("{}", show::summary(report));
     }
+    if !failed_zones.is_empty() {
+        report.result = "failed: zones not updated".to_string();
+        return Err(exit::ERROR);
+    }
     Ok(if changed { exit::CHANGES } else { exit::OK })
 }
 
 fn fresh_tenant_filter_empty(target: &Target, g: &Global) -> bool {
     match target {
-        Target::Plan(p) => p.tenants().is_empty(),
+        Target::Plan(p, _) => p.tenants().is_empty(),
         Target::Root => g.tenants.is_empty(),
     }
 }
@@ -374,7 +464,7 @@ fn contexts(
 ) -> Result<BTreeMap<String, String>, Diagnostic> {
     let mut out = BTreeMap::new();
     match target {
-        Target::Plan(saved) => {
+        Target::Plan(saved, _) => {
             for (cluster, source) in saved.live_sources() {
                 let Some(context) = source.strip_prefix("kube context ") else {
                     return Err(Diagnostic::error(

@@ -146,7 +146,8 @@ pub(super) fn summary(report: &Report) -> String {
     let applied = report.count(Outcome::Applied);
     let pruned = report.count(Outcome::Pruned);
     let skipped = report.count(Outcome::Skipped);
-    if applied + pruned + skipped == 0 {
+    let rrsets: usize = report.zones.iter().map(|z| z.changes).sum();
+    if applied + pruned + skipped + rrsets == 0 {
         return "Nothing to do: the clusters are as the config says.".to_string();
     }
     let (a, d) = if report.dry_run {
@@ -160,6 +161,14 @@ pub(super) fn summary(report: &Report) -> String {
     );
     if skipped > 0 {
         s.push_str(&format!(", kept back {skipped}"));
+    }
+    if !report.zones.is_empty() {
+        s.push_str(&format!(
+            "; DNS: {rrsets} RRset change{} in {} zone{}",
+            if rrsets == 1 { "" } else { "s" },
+            report.zones.len(),
+            if report.zones.len() == 1 { "" } else { "s" }
+        ));
     }
     if report.dry_run {
         s.push_str(" (server-side dry run: nothing changed)");
