@@ -179,7 +179,7 @@ registry! {
     TTL_OUT_OF_RANGE = "J0405", "TTL out of range",
         "A zone or record TTL is outside 60 seconds to one week: too short floods the servers, too long makes changes take days.";
     INVALID_RECORD = "J0406", "invalid hand-written record",
-        "A record in a zone's `records` has an unknown type or data that does not parse for its type.";
+        "A record in a zone's `records` has a name that is not a domain name (labels of letters, digits and '-', not starting or ending with '-', or service labels starting with '_'), an unknown type, or data that does not parse for its type.";
     MISSING_GLUE = "J0407", "nameserver without glue",
         "A nameserver of the zone lies inside the zone and has no address record in it: resolvers could never reach it, and `kzonecheck` rejects the zone.";
     DNS_SNAPSHOT_UNREADABLE = "J0420", "DNS snapshot unreadable",

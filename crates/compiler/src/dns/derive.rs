@@ -160,7 +160,11 @@ impl Builder {
 /// or `_` (a `*` alone first), at most 253 characters. Anything else (a
 /// newline would write another record into the zone file) is refused
 /// before the name reaches a zone file or a DNS message.
-fn valid_owner_name(name: &str) -> Result<(), String> {
+/// A record's owner name: labels of letters, digits and '-', not starting
+/// or ending with '-', or service labels starting with '_' (`_dmarc`);
+/// a leading `*` for a wildcard. The DNS library reads nothing else back
+/// from a zone file.
+pub(crate) fn valid_owner_name(name: &str) -> Result<(), String> {
     let printable: String = name.escape_debug().take(80).collect();
     let bare = name.strip_suffix('.').unwrap_or(name);
     if bare.is_empty() || bare.len() > 253 {
@@ -172,12 +176,15 @@ fn valid_owner_name(name: &str) -> Result<(), String> {
         let ok = (i == 0 && label == "*")
             || (!label.is_empty()
                 && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
                 && label
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+                    .enumerate()
+                    .all(|(i, b)| b.is_ascii_alphanumeric() || b == b'-' || (b == b'_' && i == 0)));
         if !ok {
             return Err(format!(
-                "the name \"{printable}\" is not a domain name (labels of letters, digits, '-' and '_')"
+                "the name \"{printable}\" is not a domain name (labels of letters, digits and '-', not starting or ending with '-', or starting with '_')"
             ));
         }
     }
@@ -537,6 +544,9 @@ mod tests {
             "a b.example.org.",
             "a..example.org.",
             "a.*.example.org.",
+            "-x.example.org.",
+            "x-.example.org.",
+            "a_b.example.org.",
             "",
         ] {
             assert!(valid_owner_name(bad).is_err(), "{bad:?}");
