@@ -4,7 +4,7 @@
 # committed corpus (fuzz/corpus/<target>/). Fails on the first crash,
 # timeout or out-of-memory, and says where libFuzzer left the input.
 #
-#   bash scripts/fuzz-smoke.sh                 # every target, 60 s each
+#   bash scripts/fuzz-smoke.sh                 # every target, 30 s each
 #   FUZZ_SECONDS=600 bash scripts/fuzz-smoke.sh zonefile
 #
 # Needs cargo-fuzz (scripts/prepare-test-tools.sh installs it). Built
@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds="${FUZZ_SECONDS:-60}"
+seconds="${FUZZ_SECONDS:-30}"
 if [ "$#" -gt 0 ]; then
   targets=("$@")
 else

@@ -239,6 +239,54 @@ impl ClusterApi {
         }
     }
 
+    /// Server-side dry-run applies of `objects`, `CONCURRENT` at a time
+    /// over the client's connection: what `jardin plan` compares (one
+    /// request each, and nothing stored). Results in the objects' order.
+    pub fn dry_run_all(&self, objects: &[Value]) -> Vec<Result<Value, ApplyError>> {
+        const CONCURRENT: usize = 16;
+        let mut out = Vec::with_capacity(objects.len());
+        for chunk in objects.chunks(CONCURRENT) {
+            let mut tasks = tokio::task::JoinSet::new();
+            let mut results: Vec<Option<Result<Value, ApplyError>>> =
+                (0..chunk.len()).map(|_| None).collect();
+            for (i, object) in chunk.iter().enumerate() {
+                let r = ObjectRef::of(object);
+                let resolved = match self.resolve(&r.api_version, &r.kind) {
+                    Ok(resolved) => resolved,
+                    Err(d) => {
+                        results[i] = Some(Err(ApplyError::NotServed(d)));
+                        continue;
+                    }
+                };
+                let mut body = object.clone();
+                if let Some(v) = &resolved.served_version {
+                    body["apiVersion"] = Value::String(v.clone());
+                }
+                let api = self.api(&resolved, &r.namespace);
+                let mut params = PatchParams::apply(FIELD_MANAGER);
+                params.dry_run = true;
+                tasks.spawn_on(
+                    async move { (i, api.patch(&r.name, &params, &Patch::Apply(&body)).await) },
+                    self.runtime.handle(),
+                );
+            }
+            let joined = self.runtime.block_on(tasks.join_all());
+            for (i, result) in joined {
+                results[i] = Some(match result {
+                    Ok(o) => {
+                        serde_json::to_value(o).map_err(|e| ApplyError::Rejected(e.to_string()))
+                    }
+                    Err(kube::Error::Api(s)) => Err(api_error(&s)),
+                    Err(e) => Err(ApplyError::Unreachable(describe(&e))),
+                });
+            }
+            out.extend(results.into_iter().map(|r| {
+                r.unwrap_or_else(|| Err(ApplyError::Unreachable("no answer".to_string())))
+            }));
+        }
+        out
+    }
+
     /// The object as it is now; None when it does not exist.
     pub fn get(&self, object: &ObjectRef) -> Result<Option<Value>, Diagnostic> {
         let resolved = self.resolve(&object.api_version, &object.kind)?;

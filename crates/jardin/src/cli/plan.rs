@@ -299,7 +299,7 @@ pub(super) fn server_views(
         .filter(|l| l.cluster == cluster)
         .map(|l| key(&l.value))
         .collect();
-    let mut views = Vec::new();
+    let mut sent = Vec::new();
     for o in desired {
         let in_scope =
             tenants.is_empty() || o.tenant().is_some_and(|t| tenants.iter().any(|x| x == t));
@@ -308,8 +308,12 @@ pub(super) fn server_views(
         }
         let mut value = o.value.clone();
         label_member(&mut value);
-        let object = ObjectRef::of(&value);
-        match api.apply(&value, true, false) {
+        sent.push(value);
+    }
+    let mut views = Vec::new();
+    for (value, answer) in sent.iter().zip(api.dry_run_all(&sent)) {
+        let object = ObjectRef::of(value);
+        match answer {
             Ok(view) => views.push(LiveObject {
                 cluster: cluster.to_string(),
                 value: view,
@@ -322,16 +326,10 @@ pub(super) fn server_views(
                         format!(
                             "{cluster} {object}: applying it will conflict with {}: {}",
                             managers.into_iter().collect::<Vec<_>>().join(", "),
-                            fields
-                                .iter()
-                                .map(|(_, f)| f.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            fields.iter().map(|(_, f)| f.as_str()).collect::<Vec<_>>().join(", ")
                         ),
                     )
-                    .with_help(
-                        "compared offline; `jardin apply` stops on it unless --force-conflicts",
-                    ),
+                    .with_help("compared offline; `jardin apply` stops on it unless --force-conflicts"),
                 );
             }
             Err(ApplyError::Rejected(why)) => warnings.push(
