@@ -71,10 +71,15 @@ impl Cluster {
 
     /// `jardin ARGS` with this cluster's kubeconfig: (exit code, stdout, stderr).
     fn jardin(&self, args: &[&str]) -> (i32, String, String) {
+        self.jardin_with(self.control_plane.kubeconfig(), args)
+    }
+
+    /// `jardin ARGS` with another kubeconfig.
+    fn jardin_with(&self, kubeconfig: &Path, args: &[&str]) -> (i32, String, String) {
         let out = Command::new(env!("CARGO_BIN_EXE_jardin"))
             .args(args)
             .args(["--no-cache", "--color", "never"])
-            .env("KUBECONFIG", self.control_plane.kubeconfig())
+            .env("KUBECONFIG", kubeconfig)
             .env("JARDIN_TSIG_SECRET", knot::SECRET)
             .env_remove("NO_COLOR")
             .output()
@@ -644,6 +649,54 @@ fn changes_conflicts_stale_plans_and_immutable_fields() {
     let unwritable = apply_root(&["--report", "/nonexistent/dir/report.json"]);
     assert_code("report not written", &unwritable, 1);
     assert!(flat(&unwritable.2).contains("J0629"), "{}", unwritable.2);
+
+    // A merge request's job whose credentials may read but not patch: its
+    // dry runs are refused, so the plan says so once and compares offline;
+    // `apply` on main, with credentials that may, compares the same way.
+    let reader = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": "jardin-plan-reader"},
+        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}],
+    });
+    cluster
+        .apply_as("jardin-test-setup", reader, false)
+        .unwrap();
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "jardin-plan-reader"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "jardin-plan-reader"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "reader"}],
+    });
+    cluster
+        .apply_as("jardin-test-setup", binding, false)
+        .unwrap();
+    let text = std::fs::read_to_string(&tenant).unwrap();
+    std::fs::write(
+        &tenant,
+        text.replace(
+            "settings.allow_anonymous = true",
+            "settings.allow_anonymous = false",
+        ),
+    )
+    .unwrap();
+    let reader_config = cluster.control_plane.reader_kubeconfig();
+    let read_only = cluster.jardin_with(
+        &reader_config,
+        &["plan", root_s, "--live", &live, "-o", plan_s],
+    );
+    assert_code("plan with read-only credentials", &read_only, 2);
+    assert_eq!(
+        flat(&read_only.2).matches("cannot send dry runs").count(),
+        1,
+        "{}",
+        read_only.2
+    );
+    assert!(read_json(&plan).get("server_side").is_none());
+    assert_code(
+        "apply of a plan made offline",
+        &cluster.jardin(&["apply", plan_s, "--root", root_s, "--timeout", "60s"]),
+        2,
+    );
 }
 
 /// `apply` killed while a wave waits, then run again: it converges, and

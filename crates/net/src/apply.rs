@@ -61,6 +61,9 @@ pub enum ApplyError {
     Conflict(Vec<(String, String)>),
     /// The server refused the object: its reasons.
     Rejected(String),
+    /// The credentials may not change this object (403): a dry run is
+    /// authorized as the change itself.
+    Forbidden(String),
     /// The kind is not served.
     NotServed(Diagnostic),
     /// The cluster could not be reached.
@@ -400,6 +403,9 @@ fn api_error(s: &kube::core::Status) -> ApplyError {
     if !causes.is_empty() && !s.message.contains(&causes[0]) {
         message.push_str(": ");
         message.push_str(&causes.join("; "));
+    }
+    if s.code == 403 {
+        return ApplyError::Forbidden(message);
     }
     ApplyError::Rejected(message)
 }

@@ -146,6 +146,7 @@ pub(super) fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
         .collect();
     timings(g, &c);
     let mut views = None;
+    let mut offline = false;
     if args.compare == Compare::Server {
         let mut warnings = Vec::new();
         for cluster in &clusters {
@@ -163,7 +164,11 @@ pub(super) fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
                 )
             });
             match result {
-                Ok(v) => views.get_or_insert_with(Vec::new).extend(v),
+                Ok(Some(v)) => views.get_or_insert_with(Vec::new).extend(v),
+                Ok(None) => {
+                    offline = true;
+                    break;
+                }
                 Err(d) => {
                     out.diagnostics(&[d]);
                     return exit::ERROR;
@@ -171,6 +176,9 @@ pub(super) fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
             }
         }
         out.diagnostics(&warnings);
+        if offline {
+            views = None;
+        }
     }
     let input = plan::Input {
         desired: std::mem::take(&mut c.objects),
@@ -277,6 +285,9 @@ pub(super) fn kube_context(args: &[LiveArg], cluster: &str) -> Option<String> {
 /// `--tenant` filter) that exists live, as a server-side dry-run apply of
 /// what `apply` would send returns it. An object the server refuses to
 /// apply is compared offline, and a warning says what `apply` will meet.
+/// None when the credentials may not patch (a dry run is authorized as
+/// the patch itself: read-only credentials of a merge request's job):
+/// then the whole plan is made offline, and `apply` follows it.
 pub(super) fn server_views(
     api: &ClusterApi,
     cluster: &str,
@@ -284,7 +295,7 @@ pub(super) fn server_views(
     live: &[LiveObject],
     tenants: &[String],
     warnings: &mut Vec<Diagnostic>,
-) -> Result<Vec<LiveObject>, Diagnostic> {
+) -> Result<Option<Vec<LiveObject>>, Diagnostic> {
     let key = |v: &serde_json::Value| {
         let s = |x: &serde_json::Value| x.as_str().unwrap_or("").to_string();
         (
@@ -326,10 +337,16 @@ pub(super) fn server_views(
                         format!(
                             "{cluster} {object}: applying it will conflict with {}: {}",
                             managers.into_iter().collect::<Vec<_>>().join(", "),
-                            fields.iter().map(|(_, f)| f.as_str()).collect::<Vec<_>>().join(", ")
+                            fields
+                                .iter()
+                                .map(|(_, f)| f.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     )
-                    .with_help("compared offline; `jardin apply` stops on it unless --force-conflicts"),
+                    .with_help(
+                        "compared offline; `jardin apply` stops on it unless --force-conflicts",
+                    ),
                 );
             }
             Err(ApplyError::Rejected(why)) => warnings.push(
@@ -339,6 +356,16 @@ pub(super) fn server_views(
                 )
                 .with_help("compared offline; `jardin apply` will stop on it"),
             ),
+            Err(ApplyError::Forbidden(why)) => {
+                warnings.push(
+                    Diagnostic::warning(
+                        code::OBJECT_REJECTED,
+                        format!("cluster \"{cluster}\": these credentials may not apply {object}, so they cannot send dry runs: the plan compares offline ({why})"),
+                    )
+                    .with_help("give the plan's credentials `patch` on what jardin manages to compare through the server, or pass --compare offline to say so"),
+                );
+                return Ok(None);
+            }
             // Listed, so served: only a kind the discovery does not know.
             Err(ApplyError::NotServed(_)) => {}
             Err(ApplyError::Unreachable(why)) => {
@@ -350,7 +377,7 @@ pub(super) fn server_views(
             }
         }
     }
-    Ok(views)
+    Ok(Some(views))
 }
 
 /// `--dns`: the plan of every zone whose provider is rfc2136, read from

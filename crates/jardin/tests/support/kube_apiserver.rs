@@ -47,6 +47,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub(crate) const DEFAULT_CACHE: &str = "/var/cache/jardin/kube-1.20";
 /// The bearer token of the test cluster's administrator (`system:masters`).
 pub(crate) const ADMIN_TOKEN: &str = "jardin-test-admin-token";
+/// The bearer token of user `reader`, in no group: it may do only what a
+/// test grants it (`reader_kubeconfig`).
+pub(crate) const READER_TOKEN: &str = "jardin-test-reader-token";
 /// How long `start` waits for the cluster to be usable.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -262,7 +265,7 @@ impl TestCluster {
         }
         fs::write(
             d.join("tokens.csv"),
-            format!("{ADMIN_TOKEN},admin,admin,\"system:masters\"\n"),
+            format!("{ADMIN_TOKEN},admin,admin,\"system:masters\"\n{READER_TOKEN},reader,reader\n"),
         )
         .unwrap();
 
@@ -442,6 +445,15 @@ impl TestCluster {
             );
         }
         s
+    }
+
+    /// A kubeconfig like `kubeconfig()`, its context of the same name, but
+    /// as user `reader` (`READER_TOKEN`): a merge request's job, say.
+    pub(crate) fn reader_kubeconfig(&self) -> PathBuf {
+        let admin = fs::read_to_string(&self.kubeconfig).unwrap();
+        let path = self.kubeconfig.with_file_name("reader-kubeconfig");
+        fs::write(&path, admin.replace(ADMIN_TOKEN, READER_TOKEN)).unwrap();
+        path
     }
 
     /// A kubeconfig (token auth, CA-verified HTTPS) for kubectl and kube-rs.

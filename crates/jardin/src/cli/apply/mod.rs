@@ -257,7 +257,22 @@ fn prepare_and_run(
                 &mut warnings,
             )
             .map_err(fail)?;
-            views.get_or_insert_with(Vec::new).extend(v);
+            match v {
+                Some(v) => views.get_or_insert_with(Vec::new).extend(v),
+                None => {
+                    // Credentials that may not patch cannot apply.
+                    return Err(fail(
+                        Diagnostic::error(
+                            code::OBJECT_REJECTED,
+                            format!(
+                                "cluster \"{}\": these credentials may not change what jardin manages",
+                                cl.id
+                            ),
+                        )
+                        .with_help("apply with credentials that may patch, create and delete jardin's objects (the plan's may only read)"),
+                    ));
+                }
+            }
         }
         // What the run will meet is said when it meets it.
         drop(warnings);

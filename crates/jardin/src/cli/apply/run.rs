@@ -191,7 +191,7 @@ fn failure(cl: &Cluster, object: &ObjectRef, e: ApplyError) -> Diagnostic {
             )
             .with_help("another tool or a person changed these fields: make the config agree, or take them over with --force-conflicts")
         }
-        ApplyError::Rejected(why) => Diagnostic::error(
+        ApplyError::Rejected(why) | ApplyError::Forbidden(why) => Diagnostic::error(
             code::OBJECT_REJECTED,
             format!("{} {object}: the API server refused it: {why}", cl.id),
         )
