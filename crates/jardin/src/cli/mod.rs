@@ -64,6 +64,7 @@ pub(crate) enum ErrorFormat {
 }
 
 #[derive(Args, Debug)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct Global {
     /// Colour in diagnostics (NO_COLOR turns `auto` off).
     #[arg(long, global = true, value_enum, default_value = "auto")]
