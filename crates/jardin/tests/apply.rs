@@ -553,12 +553,47 @@ fn changes_conflicts_stale_plans_and_immutable_fields() {
         "{}",
         stale.2
     );
-    // A fresh plan is applied: only what changed goes out.
+    // A fresh plan is applied: only what changed goes out. Compared
+    // through the server's dry run, the label another manager owns is not
+    // drift (apply leaves it); compared offline, it shows as removed.
     let report = dir.path().join("report.json");
     assert_code(
         "fresh plan",
         &cluster.jardin(&["plan", root_s, "--live", &live, "-o", plan_s]),
         2,
+    );
+    let deployment_fields = |plan: &Value| -> Vec<String> {
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["kind"] == "Deployment" && c["name"] == "hedgedoc")
+            .flat_map(|c| c["fields"].as_array().unwrap().clone())
+            .map(|f| f["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let through_server = read_json(&plan);
+    assert_eq!(through_server["server_side"], true);
+    let fields = deployment_fields(&through_server);
+    assert!(!fields.is_empty(), "{through_server:#}");
+    assert!(!fields.iter().any(|f| f.contains("team")), "{fields:?}");
+    let offline = cluster.jardin(&[
+        "plan",
+        root_s,
+        "--live",
+        &live,
+        "--compare",
+        "offline",
+        "--format",
+        "json",
+    ]);
+    assert_code("offline plan", &offline, 2);
+    let offline: Value = serde_json::from_str(&offline.1).unwrap();
+    assert!(
+        deployment_fields(&offline)
+            .iter()
+            .any(|f| f.contains("team")),
+        "{offline:#}"
     );
     assert_code(
         "apply of the fresh plan",

@@ -421,12 +421,9 @@ fn verified_plan(
     server: &Option<String>,
     allow_deletes: usize,
 ) -> Result<(Vec<SavedZone>, Vec<Diagnostic>), i32> {
-    let unusable = |message: String, help: &str| {
-        out.diagnostics(&[Diagnostic::error(code::DNS_PLAN_UNUSABLE, message).with_help(help)]);
-        exit::ERROR
-    };
     let text = std::fs::read_to_string(path).map_err(|e| {
         unusable(
+            out,
             format!("cannot read plan {}: {e}", path.display()),
             "save a plan with `jardin dns plan -o PLAN`",
         )
@@ -435,11 +432,13 @@ fn verified_plan(
         Ok(p) if p.format_version == 1 => p,
         Ok(p) => {
             return Err(unusable(
+                out,
                 format!("plan format {} is not supported", p.format_version),
                 "make the plan again with this version of jardin",
             ))
         }
         Err(e) => return Err(unusable(
+            out,
             format!("{} is not a jardin DNS plan: {e}", path.display()),
             "save a plan with `jardin dns plan -o PLAN` (plans of older versions of jardin too)",
         )),
@@ -454,6 +453,12 @@ fn verified_plan(
         server,
         allow_deletes,
     )
+}
+
+/// Says that a saved plan cannot be used, and why: the run's error code.
+fn unusable(out: &Output, message: String, help: &str) -> i32 {
+    out.diagnostics(&[Diagnostic::error(code::DNS_PLAN_UNUSABLE, message).with_help(help)]);
+    exit::ERROR
 }
 
 /// Checks a saved plan's zones against the zones read again and the plan
@@ -472,10 +477,6 @@ pub(super) fn verify_zones(
     server: &Option<String>,
     allow_deletes: usize,
 ) -> Result<(Vec<SavedZone>, Vec<Diagnostic>), i32> {
-    let unusable = |message: String, help: &str| {
-        out.diagnostics(&[Diagnostic::error(code::DNS_PLAN_UNUSABLE, message).with_help(help)]);
-        exit::ERROR
-    };
     // A plan is applied only to the zones it was made for, and all of them
     // must still be in the config.
     let foreign: Vec<&str> = file_zones
@@ -485,6 +486,7 @@ pub(super) fn verify_zones(
         .collect();
     if !foreign.is_empty() {
         return Err(unusable(
+            out,
             format!(
                 "{} was made for zones this config does not have: {}",
                 name,

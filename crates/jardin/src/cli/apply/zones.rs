@@ -24,7 +24,8 @@ use jardin_core::model::{Collective, TenantUnit};
 /// The zones of a run, checked and ready to send.
 pub(super) struct Zones {
     data: Vec<ZoneData>,
-    pub(super) send: Vec<SavedZone>,
+    /// Each zone's checked plan, in the order they are sent.
+    plans: Vec<SavedZone>,
     /// Zones of a config root whose server could not be read: failed
     /// before anything is sent, like a zone whose update fails.
     unread: Vec<(String, Diagnostic)>,
@@ -107,7 +108,7 @@ pub(super) fn prepare(
         .collect();
     Ok(Zones {
         data,
-        send,
+        plans: send,
         unread,
         server: server.clone(),
     })
@@ -116,7 +117,7 @@ pub(super) fn prepare(
 impl Zones {
     /// RRset changes to send, over all zones.
     pub(super) fn changes(&self) -> usize {
-        self.send.iter().map(|z| z.changes.len()).sum()
+        self.plans.iter().map(|z| z.changes.len()).sum()
     }
 
     /// Sends each zone's update (none in a dry run: DNS has no dry run).
@@ -143,7 +144,7 @@ impl Zones {
             out.diagnostics(std::slice::from_ref(d));
             failed.insert(zone.clone());
         }
-        for z in &self.send {
+        for z in &self.plans {
             let Some(settings) = self.data.iter().find(|d| d.name() == z.zone) else {
                 continue;
             };
