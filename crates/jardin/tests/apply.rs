@@ -74,6 +74,13 @@ impl Cluster {
         self.jardin_with(self.control_plane.kubeconfig(), args)
     }
 
+    /// `jardin apply ROOT --live LIVE --auto-approve EXTRA…`.
+    fn apply_root(&self, root: &str, live: &str, extra: &[&str]) -> (i32, String, String) {
+        let mut args = vec!["apply", root, "--live", live, "--auto-approve"];
+        args.extend_from_slice(extra);
+        self.jardin(&args)
+    }
+
     /// `jardin ARGS` with another kubeconfig.
     fn jardin_with(&self, kubeconfig: &Path, args: &[&str]) -> (i32, String, String) {
         let out = Command::new(env!("CARGO_BIN_EXE_jardin"))
@@ -325,15 +332,7 @@ fn the_collective_is_applied_in_waves_then_nothing_is_left_to_do() {
         d["status"]
     );
 
-    let again = cluster.jardin(&[
-        "apply",
-        root_s,
-        "--cluster",
-        "louise-michel",
-        "--live",
-        &live,
-        "--auto-approve",
-    ]);
+    let again = cluster.apply_root(root_s, &live, &["--cluster", "louise-michel"]);
     assert_code("second apply", &again, 0);
     assert!(flat(&again.2).contains("Nothing to do"), "{}", again.2);
     let replan = cluster.jardin(&[
@@ -363,15 +362,7 @@ fn the_collective_is_applied_in_waves_then_nothing_is_left_to_do() {
 
     // A tenant leaves: its 17 objects go, over the default budget of 10.
     std::fs::remove_file(root.join("tenants/velorution-brest.ncl")).unwrap();
-    let over = cluster.jardin(&[
-        "apply",
-        root_s,
-        "--cluster",
-        "louise-michel",
-        "--live",
-        &live,
-        "--auto-approve",
-    ]);
+    let over = cluster.apply_root(root_s, &live, &["--cluster", "louise-michel"]);
     assert_code("deletions over budget", &over, 3);
     assert!(
         flat(&over.2).contains("J0622") && flat(&over.2).contains("more than the threshold of 10"),
@@ -390,19 +381,18 @@ fn the_collective_is_applied_in_waves_then_nothing_is_left_to_do() {
         "nothing was touched"
     );
 
-    let pruned = cluster.jardin(&[
-        "apply",
+    let pruned = cluster.apply_root(
         root_s,
-        "--cluster",
-        "louise-michel",
-        "--live",
         &live,
-        "--auto-approve",
-        "--max-deletes",
-        "30",
-        "--report",
-        report.to_str().unwrap(),
-    ]);
+        &[
+            "--cluster",
+            "louise-michel",
+            "--max-deletes",
+            "30",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
     assert_code("prune", &pruned, 2);
     let r = entries(&read_json(&report));
     let outcome = |kind: &str, path: &str| {
@@ -466,16 +456,11 @@ fn the_collective_is_applied_in_waves_then_nothing_is_left_to_do() {
         Some(foreign_uid.clone())
     );
 
-    let state = cluster.jardin(&[
-        "apply",
+    let state = cluster.apply_root(
         root_s,
-        "--cluster",
-        "louise-michel",
-        "--live",
         &live,
-        "--auto-approve",
-        "--allow-delete-state",
-    ]);
+        &["--cluster", "louise-michel", "--allow-delete-state"],
+    );
     assert_code("state deleted when allowed", &state, 2);
     let pvc = cluster.get(
         "v1",
@@ -504,17 +489,9 @@ fn changes_conflicts_stale_plans_and_immutable_fields() {
     let plan = dir.path().join("plan.json");
     let plan_s = plan.to_str().unwrap();
     let apply_root = |extra: &[&str]| {
-        let mut args = vec![
-            "apply",
-            root_s,
-            "--live",
-            &live,
-            "--auto-approve",
-            "--timeout",
-            "60s",
-        ];
+        let mut args = vec!["--timeout", "60s"];
         args.extend_from_slice(extra);
-        cluster.jardin(&args)
+        cluster.apply_root(root_s, &live, &args)
     };
     let without_approval = cluster.jardin(&["apply", root_s, "--live", &live]);
     assert_code("a config root without --auto-approve", &without_approval, 3);
@@ -753,15 +730,7 @@ fn an_apply_killed_mid_wave_converges_when_run_again() {
         .unwrap();
     let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "no-secrets", "namespace": "les-amis-pad"}, "spec": {"hard": {"count/secrets": "0"}}});
     cluster.apply_as("other-tool", quota, false).unwrap();
-    let refused = cluster.jardin(&[
-        "apply",
-        root_s,
-        "--live",
-        &live,
-        "--auto-approve",
-        "--timeout",
-        "60s",
-    ]);
+    let refused = cluster.apply_root(root_s, &live, &["--timeout", "60s"]);
     assert_code("refused by a quota", &refused, 1);
     assert!(
         flat(&refused.2).contains("J0625")
@@ -818,15 +787,7 @@ fn an_apply_killed_mid_wave_converges_when_run_again() {
     );
 
     cluster.kubelet.release_pods();
-    let again = cluster.jardin(&[
-        "apply",
-        root_s,
-        "--live",
-        &live,
-        "--auto-approve",
-        "--timeout",
-        "60s",
-    ]);
+    let again = cluster.apply_root(root_s, &live, &["--timeout", "60s"]);
     assert_code("run again", &again, 2);
     assert!(cluster
         .get(
@@ -836,11 +797,7 @@ fn an_apply_killed_mid_wave_converges_when_run_again() {
             "hedgedoc"
         )
         .is_some());
-    assert_code(
-        "converged",
-        &cluster.jardin(&["apply", root_s, "--live", &live, "--auto-approve"]),
-        0,
-    );
+    assert_code("converged", &cluster.apply_root(root_s, &live, &[]), 0);
     assert_code(
         "plan",
         &cluster.jardin(&["plan", root_s, "--live", &live]),
@@ -859,15 +816,7 @@ fn an_apply_killed_mid_wave_converges_when_run_again() {
         ),
     )
     .unwrap();
-    let stuck = cluster.jardin(&[
-        "apply",
-        root_s,
-        "--live",
-        &live,
-        "--auto-approve",
-        "--timeout",
-        "3s",
-    ]);
+    let stuck = cluster.apply_root(root_s, &live, &["--timeout", "3s"]);
     assert_code("not ready", &stuck, 1);
     assert!(
         flat(&stuck.2).contains("J0626")
@@ -883,15 +832,7 @@ fn an_apply_killed_mid_wave_converges_when_run_again() {
         .runtime
         .block_on(crds.delete("objectstores.barmancloud.cnpg.io", &Default::default()))
         .unwrap();
-    let unserved = cluster.jardin(&[
-        "apply",
-        root_s,
-        "--live",
-        &live,
-        "--auto-approve",
-        "--timeout",
-        "60s",
-    ]);
+    let unserved = cluster.apply_root(root_s, &live, &["--timeout", "60s"]);
     assert_code("kind not served", &unserved, 1);
     assert!(
         flat(&unserved.2).contains("J0627")
@@ -904,18 +845,17 @@ fn an_apply_killed_mid_wave_converges_when_run_again() {
     for f in std::fs::read_dir(root.join("tenants")).unwrap() {
         std::fs::remove_file(f.unwrap().path()).unwrap();
     }
-    let everything = cluster.jardin(&[
-        "apply",
+    let everything = cluster.apply_root(
         root_s,
-        "--live",
         &live,
-        "--auto-approve",
-        "--allow-delete-state",
-        "--max-deletes",
-        "1000",
-        "--max-delete-percent",
-        "100",
-    ]);
+        &[
+            "--allow-delete-state",
+            "--max-deletes",
+            "1000",
+            "--max-delete-percent",
+            "100",
+        ],
+    );
     assert_code("deleting everything", &everything, 1);
     assert!(flat(&everything.2).contains("J0623"), "{}", everything.2);
 }
@@ -959,20 +899,19 @@ fn zones_go_out_before_the_ingresses_that_need_them() {
 
     // The DNS server does not answer: the Ingress is held back, the rest
     // of the tenant is applied, and the run fails.
-    let failed = cluster.jardin(&[
-        "apply",
+    let failed = cluster.apply_root(
         root_s,
-        "--live",
         &live,
-        "--auto-approve",
-        "--dns",
-        "--dns-server",
-        &dead,
-        "--timeout",
-        "60s",
-        "--report",
-        report_s,
-    ]);
+        &[
+            "--dns",
+            "--dns-server",
+            &dead,
+            "--timeout",
+            "60s",
+            "--report",
+            report_s,
+        ],
+    );
     no_secret(&failed);
     assert_code("apply with the zone's server down", &failed, 1);
     let r = read_json(&report);
@@ -1068,16 +1007,7 @@ fn zones_go_out_before_the_ingresses_that_need_them() {
     );
 
     // Nothing is left to do, in the zone or the cluster.
-    let again = cluster.jardin(&[
-        "apply",
-        root_s,
-        "--live",
-        &live,
-        "--auto-approve",
-        "--dns",
-        "--dns-server",
-        &knot_addr,
-    ]);
+    let again = cluster.apply_root(root_s, &live, &["--dns", "--dns-server", &knot_addr]);
     assert_code("apply again", &again, 0);
     // A plan without --dns holds no zone: `apply --dns` of it is refused.
     assert_code(
