@@ -45,6 +45,8 @@ pub struct Options {
     /// Where imports may reach, when wider than the root: an ancestor of
     /// the root (`--import-root`, docs/SECURITY.md).
     pub import_root: Option<PathBuf>,
+    /// Render apps per shape (the default) or per tenant.
+    pub render: jardin_eval::RenderMode,
 }
 
 impl Options {
@@ -121,6 +123,8 @@ pub struct Compilation {
     pub extra_files: Vec<(String, Vec<u8>)>,
     pub diagnostics: Vec<Diagnostic>,
     pub timings: Timings,
+    /// How the tenants' apps were rendered (`jardin -v`).
+    pub shapes: jardin_eval::ShapeReport,
     /// The dependency graph of `outline` (absent when there are errors).
     pub graph: Option<Graph>,
 }
@@ -234,8 +238,9 @@ fn compile_into(opts: &Options, out: &mut Compilation) -> Result<(), Vec<Diagnos
     })?;
     let t0 = Instant::now();
     init_workers();
-    let mut evaluator =
-        Evaluator::new(&root, opts.cache.as_ref().map(DiskCache::new)).with_limits(opts.limits);
+    let mut evaluator = Evaluator::new(&root, opts.cache.as_ref().map(DiskCache::new))
+        .with_limits(opts.limits)
+        .with_render(opts.render);
     if let Some(dir) = &opts.import_root {
         let dir = std::fs::canonicalize(dir).map_err(|e| {
             vec![Diagnostic::error(
@@ -278,6 +283,7 @@ fn compile_into(opts: &Options, out: &mut Compilation) -> Result<(), Vec<Diagnos
         other_tenants(&session, &collective, &all_files, &files, out)
     };
     out.timings.tenants_phase = t0.elapsed();
+    out.shapes = session.shape_report();
 
     // The rules and what follows them (the objects tenants share, the
     // graph) run side by side: the latter are kept only when the rules

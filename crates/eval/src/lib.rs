@@ -9,6 +9,7 @@ mod cache;
 mod confine;
 mod embedded;
 mod nickel;
+mod shape;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -19,13 +20,15 @@ use nickel_lang_core::cache::InputFormat;
 pub use budget::Limits;
 pub use cache::DiskCache;
 pub use embedded::{embedded_files, library_hash, write_library};
+pub use shape::{Fallback, RenderMode, ShapeReport};
 
 use confine::{ReadFile, Root};
 use jardin_core::code;
 use jardin_core::diag::Diagnostic;
 use jardin_core::source::SourceFile;
 use jardin_core::source::SourceMap;
-use nickel::{Naming, NickelContext};
+use nickel::{Naming, NickelContext, Output};
+use shape::{Shape, Shapes};
 
 /// A file evaluated to JSON, with where its values came from.
 #[derive(Debug, Clone)]
@@ -77,6 +80,7 @@ pub struct Evaluator {
     reads: Root,
     cache: Option<DiskCache>,
     limits: Limits,
+    render: RenderMode,
     /// The root's own `catalog/` (apps added or overridden by the
     /// collective), or why it cannot be read.
     local_catalog: Result<Option<LocalCatalog>, Diagnostic>,
@@ -208,7 +212,14 @@ impl Evaluator {
             reads,
             cache,
             limits: Limits::default(),
+            render: RenderMode::default(),
         }
+    }
+
+    /// Renders tenants' apps per shape (the default) or per tenant.
+    pub fn with_render(mut self, render: RenderMode) -> Self {
+        self.render = render;
+        self
     }
 
     /// Evaluates each file under `limits` instead of the defaults.
@@ -307,6 +318,7 @@ impl Evaluator {
             reads: Root::new(Path::new("/"), library_paths()),
             cache: None,
             limits: Limits::default(),
+            render: RenderMode::default(),
             local_catalog: Ok(None),
         }
         .catalog_metadata()
@@ -401,6 +413,7 @@ impl Evaluator {
             evaluator: self,
             collective_hash: h.finalize(),
             collective_json,
+            shapes: Shapes::default(),
         }
     }
 
@@ -409,6 +422,7 @@ impl Evaluator {
         path: &Path,
         collective_json: &str,
         collective_hash: blake3::Hash,
+        shapes: &Shapes,
     ) -> Result<Evaluated, Vec<Diagnostic>> {
         let reads = self.reads_of(path).map_err(|d| vec![d])?;
         let name = self.naming().display(&path.to_string_lossy());
@@ -419,29 +433,16 @@ impl Evaluator {
                 return Ok(hit);
             }
         }
-        // Each collective is its own source, so one context serves several
-        // (`jardin diff` compiles two revisions).
-        let collective_source = format!("collective-{}.json", collective_hash.to_hex());
-        let main = format!(
-            "let jardin = import \"jardin/std.ncl\" in \
-             jardin.compile_tenant (import \"{collective_source}\") ((import {}) | jardin.Tenant)",
-            nickel_string(path)
-        );
-        let out = self.with_context(|worker| {
-            if worker.collectives.insert(collective_hash) {
-                worker
-                    .ctx
-                    .add_source(&collective_source, collective_json, InputFormat::Json);
-            }
-            worker.ctx.eval(
-                &self.naming(),
-                &reads,
-                "tenant-main.ncl",
-                main,
-                "tenant",
-                self.limits,
-            )
-        })?;
+        let tenant = Tenant {
+            path,
+            reads: &reads,
+            collective_json,
+            collective_hash,
+        };
+        let out = match self.render {
+            RenderMode::PerTenant => self.evaluate(&tenant, "compile_tenant"),
+            RenderMode::Shapes => self.by_shapes(&tenant, shapes),
+        }?;
         if let Some(cache) = &self.cache {
             cache.store(&key, &out);
         }
@@ -451,6 +452,157 @@ impl Evaluator {
             from_cache: false,
         })
     }
+
+    /// Evaluates `jardin.<function> collective (tenant | jardin.Tenant)`.
+    fn evaluate(&self, tenant: &Tenant<'_>, function: &str) -> Result<Output, Vec<Diagnostic>> {
+        // Each collective is its own source, so one context serves several
+        // (`jardin diff` compiles two revisions).
+        let collective_source = format!("collective-{}.json", tenant.collective_hash.to_hex());
+        let main = format!(
+            "let jardin = import \"jardin/std.ncl\" in \
+             jardin.{function} (import \"{collective_source}\") ((import {}) | jardin.Tenant)",
+            nickel_string(tenant.path)
+        );
+        self.with_context(|worker| {
+            if worker.collectives.insert(tenant.collective_hash) {
+                worker.ctx.add_source(
+                    &collective_source,
+                    tenant.collective_json,
+                    InputFormat::Json,
+                );
+            }
+            worker.ctx.eval(
+                &self.naming(),
+                tenant.reads,
+                "tenant-main.ncl",
+                main,
+                "tenant",
+                self.limits,
+            )
+        })
+    }
+
+    /// Resolves the tenant's apps (its contracts run here, with its own
+    /// spans), then takes each app's objects from its shape (`shape.rs`).
+    /// Whatever cannot go that way is evaluated in full, which also gives
+    /// the diagnostics of a tenant in error exactly as before.
+    fn by_shapes(&self, tenant: &Tenant<'_>, shapes: &Shapes) -> Result<Output, Vec<Diagnostic>> {
+        let Ok(mut resolved) = self.evaluate(tenant, "resolve_tenant") else {
+            return self.evaluate(tenant, "compile_tenant");
+        };
+        let tenant_name = self.naming().display(&tenant.path.to_string_lossy());
+        let mut full: Option<Result<Output, Vec<Diagnostic>>> = None;
+        let mut need_full = false;
+        let mut from_shapes = 0;
+        let apps = resolved
+            .value
+            .get_mut("apps")
+            .and_then(serde_json::Value::as_object_mut);
+        for (instance, app) in apps.into_iter().flatten() {
+            let Some(input) = app.as_object_mut().and_then(|a| a.remove("render_input")) else {
+                continue;
+            };
+            let app_id = input["app"].as_str().unwrap_or_default().to_string();
+            let Some(abs) =
+                shape::abstract_input(&input).filter(|_| !shapes.is_per_tenant(&app_id))
+            else {
+                need_full = true;
+                break;
+            };
+            let cell = shapes.cell(abs.key);
+            let shape = cell.get_or_init(|| {
+                let rendered = self.render_shape(&abs);
+                let full = full.get_or_insert_with(|| self.evaluate(tenant, "compile_tenant"));
+                let expected = full.as_ref().ok().and_then(|f| {
+                    f.value
+                        .pointer(&format!("/apps/{}/objects", escape(instance)))
+                });
+                let reason = match (rendered, expected) {
+                    (_, None) => "the full evaluation of this tenant failed".to_string(),
+                    (Err(_), Some(_)) => {
+                        "its render function fails with names replaced by placeholders".to_string()
+                    }
+                    (Ok(objects), Some(_))
+                        if !shape::placeholders_whole(&objects, abs.names.len()) =>
+                    {
+                        "its render function takes a name apart".to_string()
+                    }
+                    (Ok(objects), Some(expected)) => {
+                        if shape::substitute(&objects, &abs.names) == *expected {
+                            return Shape::Ready(objects);
+                        }
+                        "its output depends on a name beyond copying it".to_string()
+                    }
+                };
+                shapes.fall_back(
+                    &app_id,
+                    Fallback {
+                        reason,
+                        tenant: tenant_name.clone(),
+                    },
+                );
+                Shape::PerTenant
+            });
+            match shape {
+                Shape::Ready(objects) => {
+                    app["objects"] = shape::substitute(objects, &abs.names);
+                    from_shapes += 1;
+                }
+                Shape::PerTenant => {
+                    need_full = true;
+                    break;
+                }
+            }
+        }
+        // A tenant evaluated in full for a check gives its own output: the
+        // check found it equal for the apps it checked.
+        if need_full || full.is_some() {
+            let in_full = resolved.value["apps"].as_object().map_or(0, |a| a.len());
+            shapes.count(0, in_full);
+            return full.unwrap_or_else(|| self.evaluate(tenant, "compile_tenant"));
+        }
+        shapes.count(from_shapes, 0);
+        Ok(resolved)
+    }
+
+    /// Renders one shape: `jardin.render_shape` on its input with
+    /// placeholders.
+    fn render_shape(&self, abs: &shape::Abstracted) -> Result<serde_json::Value, Vec<Diagnostic>> {
+        let source = format!("shape-{}.json", abs.key.to_hex());
+        let text = serde_json::to_string(&abs.input).unwrap_or_default();
+        let main = format!("(import \"jardin/std.ncl\").render_shape (import \"{source}\")");
+        // The interpreter wants a user file for the positions it reports.
+        let placeholder = ReadFile {
+            path: PathBuf::from(format!("{}/shape-main-user.ncl", nickel::VIRTUAL_ROOT)),
+            format: InputFormat::Nickel,
+            text: "{}".to_string(),
+        };
+        self.with_context(|worker| {
+            worker.ctx.add_source(&source, &text, InputFormat::Json);
+            worker.ctx.eval(
+                &self.naming(),
+                std::slice::from_ref(&placeholder),
+                "shape-main.ncl",
+                main,
+                "",
+                self.limits,
+            )
+        })
+        .map(|o| o.value)
+    }
+}
+
+/// A field name as a JSON pointer token.
+fn escape(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+/// One tenant file and what evaluating it needs.
+struct Tenant<'a> {
+    path: &'a Path,
+    reads: &'a [ReadFile],
+    collective_json: &'a str,
+    collective_hash: blake3::Hash,
 }
 
 /// Tenants evaluated against one collective, from any worker thread.
@@ -458,13 +610,23 @@ pub struct TenantSession<'a> {
     evaluator: &'a Evaluator,
     collective_json: String,
     collective_hash: blake3::Hash,
+    shapes: Shapes,
 }
 
 impl TenantSession<'_> {
     /// Evaluates one tenant file (or takes it from the cache).
     pub fn evaluate(&self, path: &Path) -> Result<Evaluated, Vec<Diagnostic>> {
-        self.evaluator
-            .tenant(path, &self.collective_json, self.collective_hash)
+        self.evaluator.tenant(
+            path,
+            &self.collective_json,
+            self.collective_hash,
+            &self.shapes,
+        )
+    }
+
+    /// How the tenants evaluated so far were rendered.
+    pub fn shape_report(&self) -> ShapeReport {
+        self.shapes.report()
     }
 }
 

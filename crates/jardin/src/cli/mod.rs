@@ -100,6 +100,10 @@ pub(crate) struct Global {
     /// Stop evaluating a file once it has allocated this many MiB (J0011).
     #[arg(long, global = true, value_name = "MIB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(16..=1_048_576))]
     pub max_eval_memory: u64,
+    /// Render each app once per shape (names put back in afterwards), or
+    /// every tenant's apps in full; the output is the same (docs/CATALOG.md).
+    #[arg(long, global = true, value_enum, default_value_t = Render::Shapes)]
+    pub render: Render,
 }
 
 #[derive(Subcommand, Debug)]
@@ -256,6 +260,13 @@ impl Output {
     }
 }
 
+/// How tenants' apps are rendered (`--render`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Render {
+    Shapes,
+    PerTenant,
+}
+
 pub(crate) fn options(g: &Global, root: PathBuf) -> Options {
     let cache = if g.no_cache {
         None
@@ -274,6 +285,10 @@ pub(crate) fn options(g: &Global, root: PathBuf) -> Options {
         only: None,
         progress: progress::tenants_bar(g),
         import_root: g.import_root.clone(),
+        render: match g.render {
+            Render::Shapes => jardin_eval::RenderMode::Shapes,
+            Render::PerTenant => jardin_eval::RenderMode::PerTenant,
+        },
         limits: jardin_eval::Limits {
             time: std::time::Duration::from_secs(g.max_eval_seconds),
             memory: (g.max_eval_memory as usize).saturating_mul(1 << 20),
@@ -288,6 +303,19 @@ pub(crate) fn timings(g: &Global, c: &Compilation) {
             "tenants: {} ({} from cache); tenants (evaluate, emit, validate, write) {:?}, rules {:?}, shared objects {:?}, graph {:?}, dns and coverage {:?}; objects: {}",
             t.tenants, t.cached, t.tenants_phase, t.check, t.shared, t.graph, t.outputs, c.object_count()
         );
+        let s = &c.shapes;
+        if s.apps_from_shapes + s.apps_in_full > 0 {
+            eprintln!(
+                "apps rendered: {} from {} shapes, {} in full (the first of each shape, checked against it, and apps rendered per tenant)",
+                s.apps_from_shapes, s.shapes, s.apps_in_full
+            );
+        }
+        for (app, why) in &s.per_tenant_apps {
+            eprintln!(
+                "app {app} is rendered per tenant: {} (seen first in {})",
+                why.reason, why.tenant
+            );
+        }
     }
 }
 
