@@ -47,6 +47,18 @@ pub struct Options {
     pub import_root: Option<PathBuf>,
     /// Render apps per shape (the default) or per tenant.
     pub render: jardin_eval::RenderMode,
+    /// The previous output, whose files a tenant unchanged since then links
+    /// instead of writing them again (with `manifests_to`).
+    pub reuse: Option<Arc<Reuse>>,
+}
+
+/// The output of the previous build and what each tenant was then.
+#[derive(Debug, Default)]
+pub struct Reuse {
+    /// The previous output directory.
+    pub from: PathBuf,
+    /// Each tenant file (absolute) and its evaluation key at that build.
+    pub keys: std::collections::HashMap<PathBuf, [u8; 32]>,
 }
 
 impl Options {
@@ -103,6 +115,8 @@ pub struct Timings {
     pub outputs: Duration,
     pub tenants: usize,
     pub cached: usize,
+    /// Manifests linked from the previous output instead of written.
+    pub reused: usize,
 }
 
 /// The result of a compilation: the model, the desired objects, and every
@@ -121,6 +135,9 @@ pub struct Compilation {
     /// Output files besides the manifests (zone files, reports), by path
     /// below the output directory.
     pub extra_files: Vec<(String, Vec<u8>)>,
+    /// Each tenant file whose manifests were written, and its evaluation
+    /// key: what the next build may reuse ([`Options::reuse`]).
+    pub tenant_keys: Vec<(PathBuf, [u8; 32])>,
     pub diagnostics: Vec<Diagnostic>,
     pub timings: Timings,
     /// How the tenants' apps were rendered (`jardin -v`).
@@ -504,6 +521,8 @@ fn compile_tenants(
             TenantOutcome::Skipped => {}
             TenantOutcome::Compiled(t) => {
                 out.timings.cached += usize::from(t.unit.from_cache);
+                out.timings.reused += t.reused;
+                out.tenant_keys.extend(t.written);
                 tenants.schema_diagnostics.extend(t.schema_errors);
                 out.diagnostics.extend(t.rule_errors);
                 out.diagnostics.extend(t.write_error);
@@ -627,7 +646,7 @@ impl Tail {
         }
         let mut shared_errors = schema_errors(&shared, Origin::Cluster(collective_map));
         if shared_errors.is_empty() {
-            if let Err(e) = write_manifests(opts, &shared) {
+            if let Err(e) = write_manifests(opts, &shared, None) {
                 shared_errors.push(e);
             }
         }
@@ -670,6 +689,10 @@ struct CompiledUnit {
     rule_errors: Vec<Diagnostic>,
     schema_errors: Vec<Diagnostic>,
     write_error: Option<Diagnostic>,
+    /// The tenant's file and evaluation key, when its manifests were
+    /// written; and how many of them were linked from the previous output.
+    written: Option<(PathBuf, [u8; 32])>,
+    reused: usize,
 }
 
 /// One tenant, start to finish, on a worker thread: evaluate (or load from
@@ -706,12 +729,25 @@ fn compile_tenant(
     // A tenant with an error is never published: its objects are not
     // written at all, so that one whose name would leave the output
     // (J0230) never reaches the disk.
-    let write_error =
-        if schema_errors.is_empty() && !rule_errors.iter().any(|d| d.severity == Severity::Error) {
-            write_manifests(opts, &objects).err()
-        } else {
-            None
-        };
+    let clean =
+        schema_errors.is_empty() && !rule_errors.iter().any(|d| d.severity == Severity::Error);
+    // Unchanged since the previous build (same key: same value, same
+    // objects): its manifests there are what would be written.
+    let previous = opts
+        .reuse
+        .as_ref()
+        .filter(|r| r.keys.get(path) == Some(&e.key))
+        .map(|r| r.from.as_path());
+    let (write_error, reused) = if clean {
+        match write_manifests(opts, &objects, previous) {
+            Ok(reused) => (None, reused),
+            Err(d) => (Some(d), 0),
+        }
+    } else {
+        (None, 0)
+    };
+    let written = (clean && write_error.is_none() && opts.manifests_to.is_some())
+        .then(|| (path.to_path_buf(), e.key));
     let outline = objects.iter().map(Outline::of).collect();
     if !opts.keep_objects {
         objects = Vec::new();
@@ -724,6 +760,8 @@ fn compile_tenant(
         rule_errors,
         schema_errors,
         write_error,
+        written,
+        reused,
     }))
 }
 
@@ -782,18 +820,32 @@ fn schema_errors(objects: &[DesiredObject], origin: Origin<'_>) -> Vec<Diagnosti
 
 /// Writes manifests below [`Options::manifests_to`], if set, through the
 /// one writer that refuses any path leaving it.
-fn write_manifests(opts: &Options, objects: &[DesiredObject]) -> Result<(), Diagnostic> {
+/// Writes a tenant's manifests below `manifests_to`, or links them from
+/// `previous` (the previous output, when the tenant is unchanged since);
+/// a file that cannot be linked is written. Returns how many were linked.
+fn write_manifests(
+    opts: &Options,
+    objects: &[DesiredObject],
+    previous: Option<&Path>,
+) -> Result<usize, Diagnostic> {
     let Some(dir) = &opts.manifests_to else {
-        return Ok(());
+        return Ok(0);
     };
     let mut staging = emit::write::Staging::new(dir);
+    let mut linked = 0;
     for o in objects {
         let path = o.path();
+        if let Some(from) = previous {
+            if staging.link(&from.join(&path), &path).is_ok() {
+                linked += 1;
+                continue;
+            }
+        }
         staging
             .write(&path, emit::to_yaml(&o.value).as_bytes())
             .map_err(|e| emit::write::cannot_write(&dir.join(&path), &e))?;
     }
-    Ok(())
+    Ok(linked)
 }
 
 /// Output files by path below the output directory.

@@ -93,6 +93,74 @@ pub fn forget(cache: &Path, output: &Path) {
     let _ = std::fs::remove_file(stamp_path(cache, output));
 }
 
+/// Where the tenants of the build that wrote `output` are recorded.
+fn tenants_path(cache: &Path, output: &Path) -> PathBuf {
+    stamp_path(cache, output).with_extension("tenants")
+}
+
+/// The identity of a directory: its device, inode and change time. Each
+/// build puts a new directory in place, so another writer's output (even
+/// one that got the same inode number back) is not taken for the one
+/// recorded.
+fn identity(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(dir).ok()?;
+    meta.is_dir().then(|| {
+        format!(
+            "{}:{}:{}.{:09}",
+            meta.dev(),
+            meta.ino(),
+            meta.ctime(),
+            meta.ctime_nsec()
+        )
+    })
+}
+
+/// Records each tenant of the build that just wrote `output`, with its
+/// evaluation key, so that the next build links an unchanged tenant's
+/// manifests instead of writing them (`pipeline::Reuse`).
+pub fn record_tenants(cache: &Path, output: &Path, tenants: &[(PathBuf, [u8; 32])]) {
+    let Some(id) = identity(output) else {
+        return;
+    };
+    let mut lines: Vec<String> = tenants
+        .iter()
+        .map(|(path, key)| {
+            format!(
+                "{}\t{}",
+                blake3::Hash::from_bytes(*key).to_hex(),
+                path.to_string_lossy()
+            )
+        })
+        .collect();
+    lines.sort();
+    let path = tenants_path(cache, output);
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let _ = std::fs::write(path, format!("{id}\n{}\n", lines.join("\n")));
+}
+
+/// What the build that wrote `output` recorded, if `output` is still the
+/// directory it wrote.
+pub fn previous_tenants(cache: &Path, output: &Path) -> Option<crate::pipeline::Reuse> {
+    let text = std::fs::read_to_string(tenants_path(cache, output)).ok()?;
+    let mut lines = text.lines();
+    if lines.next()? != identity(output)? {
+        return None;
+    }
+    let mut keys = std::collections::HashMap::new();
+    for line in lines {
+        let (key, path) = line.split_once('\t')?;
+        let key = blake3::Hash::from_hex(key).ok()?;
+        keys.insert(PathBuf::from(path), *key.as_bytes());
+    }
+    Some(crate::pipeline::Reuse {
+        from: output.to_path_buf(),
+        keys,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

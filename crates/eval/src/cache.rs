@@ -41,6 +41,10 @@ impl Key {
         Key(h.finalize())
     }
 
+    pub(crate) fn bytes(&self) -> [u8; 32] {
+        *self.0.as_bytes()
+    }
+
     /// The digest an entry with this key and this body starts with.
     fn digest(&self, body: &[u8]) -> String {
         let mut h = blake3::Hasher::new();
@@ -120,6 +124,7 @@ impl DiskCache {
             value: entry.value,
             source_map,
             from_cache: true,
+            key: key.bytes(),
         })
     }
 

@@ -37,6 +37,10 @@ pub struct Evaluated {
     pub value: serde_json::Value,
     pub source_map: SourceMap,
     pub from_cache: bool,
+    /// What the value is a function of (the cache key: the compiler and its
+    /// library, the collective, every file read): equal keys, equal values.
+    /// Zero for what is not a tenant.
+    pub key: [u8; 32],
 }
 
 /// Contexts are recycled after this many files: each file evaluated leaves
@@ -291,6 +295,7 @@ impl Evaluator {
             value: out.value,
             source_map: out.source_map,
             from_cache: false,
+            key: [0; 32],
         })
     }
 
@@ -455,6 +460,7 @@ impl Evaluator {
             value: out.value,
             source_map: out.source_map,
             from_cache: false,
+            key: key.bytes(),
         })
     }
 

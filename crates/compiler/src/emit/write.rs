@@ -68,12 +68,7 @@ impl<'a> Staging<'a> {
                 format!("refusing to write {rel:?} below the output: {why}"),
             ));
         }
-        if let Some((dir, _)) = rel.rsplit_once('/') {
-            if self.last_dir.as_deref() != Some(dir) {
-                make_dirs(self.root, dir)?;
-                self.last_dir = Some(dir.to_string());
-            }
-        }
+        self.dirs_of(rel)?;
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -81,6 +76,34 @@ impl<'a> Staging<'a> {
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(self.root.join(rel))?;
         file.write_all(bytes)
+    }
+
+    /// Links `rel` below the staging directory to `from`, a regular file
+    /// (of the previous output): the same checks as [`Staging::write`],
+    /// and never a link to a symbolic link.
+    pub(crate) fn link(&mut self, from: &Path, rel: &str) -> io::Result<()> {
+        if let Some(why) = unsafe_output_path(rel) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("refusing to write {rel:?} below the output: {why}"),
+            ));
+        }
+        if !std::fs::symlink_metadata(from)?.is_file() {
+            return Err(io::Error::other("not a regular file"));
+        }
+        self.dirs_of(rel)?;
+        std::fs::hard_link(from, self.root.join(rel))
+    }
+
+    /// Makes the directories of `rel` (the last one made is remembered).
+    fn dirs_of(&mut self, rel: &str) -> io::Result<()> {
+        if let Some((dir, _)) = rel.rsplit_once('/') {
+            if self.last_dir.as_deref() != Some(dir) {
+                make_dirs(self.root, dir)?;
+                self.last_dir = Some(dir.to_string());
+            }
+        }
+        Ok(())
     }
 }
 

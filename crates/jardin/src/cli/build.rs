@@ -44,6 +44,12 @@ pub(super) fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) ->
     if let Some((cache, _)) = &stamp {
         stamp::forget(cache, &output);
     }
+    // Tenants unchanged since the build that wrote `output` link their
+    // manifests from it into the staging directory.
+    let reuse = stamp
+        .as_ref()
+        .and_then(|(cache, _)| stamp::previous_tenants(cache, &output))
+        .map(std::sync::Arc::new);
     // Tenants write their manifests into the staging directory as they are
     // compiled; it replaces `output` only if the whole compilation is clean.
     let mut compiled: Option<pipeline::Compilation> = None;
@@ -51,6 +57,7 @@ pub(super) fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) ->
     let result = jardin_compiler::emit::write::replace_dir(&output, |dir| {
         let c = compiled.insert(pipeline::compile(&pipeline::Options {
             manifests_to: Some(dir.to_path_buf()),
+            reuse: reuse.clone(),
             ..opts.clone()
         }));
         if c.errors() > 0 {
@@ -80,6 +87,7 @@ pub(super) fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) ->
     }
     if let Some((cache, inputs)) = &stamp {
         stamp::record(cache, &output, inputs);
+        stamp::record_tenants(cache, &output, &c.tenant_keys);
     }
     timings(g, &c);
     if !g.quiet {

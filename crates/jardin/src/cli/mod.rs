@@ -285,6 +285,7 @@ pub(crate) fn options(g: &Global, root: PathBuf) -> Options {
         only: None,
         progress: progress::tenants_bar(g),
         import_root: g.import_root.clone(),
+        reuse: None,
         render: match g.render {
             Render::Shapes => jardin_eval::RenderMode::Shapes,
             Render::PerTenant => jardin_eval::RenderMode::PerTenant,
@@ -300,8 +301,8 @@ pub(crate) fn timings(g: &Global, c: &Compilation) {
     if g.verbose {
         let t = &c.timings;
         eprintln!(
-            "tenants: {} ({} from cache); tenants (evaluate, emit, validate, write) {:?}, rules {:?}, shared objects {:?}, graph {:?}, dns and coverage {:?}; objects: {}",
-            t.tenants, t.cached, t.tenants_phase, t.check, t.shared, t.graph, t.outputs, c.object_count()
+            "tenants: {} ({} from cache, {} manifests linked from the previous output); tenants (evaluate, emit, validate, write) {:?}, rules {:?}, shared objects {:?}, graph {:?}, dns and coverage {:?}; objects: {}",
+            t.tenants, t.cached, t.reused, t.tenants_phase, t.check, t.shared, t.graph, t.outputs, c.object_count()
         );
         let s = &c.shapes;
         if s.apps_from_shapes + s.apps_in_full > 0 {
