@@ -24,6 +24,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JARDIN = os.path.join(REPO, "target", "dist", "jardin")
+NICKEL = "nickel"
 
 
 def measure(cmd, **kw):
@@ -101,11 +102,11 @@ def bench(n, work, with_nickel, runs):
         ("cold", cmd, empty, {}),
         ("check", [JARDIN, "-q", "--no-cache", "check", root], None, {}),
     ]
-    if with_nickel and shutil.which("nickel"):
+    if with_nickel and shutil.which(NICKEL):
         lib = os.path.join(work, "stdlib")
         subprocess.run([JARDIN, "stdlib", "path", "--write", lib], check=True, stdout=subprocess.DEVNULL)
         prog = reference_program(root)
-        measured.append(("nickel", ["nickel", "export", "--import-path", lib, prog], None, {"cwd": root}))
+        measured.append(("nickel", [NICKEL, "export", "--import-path", lib, prog], None, {"cwd": root}))
     row.update(rounds(measured, runs))
     empty()
     measure(cmd)
@@ -129,7 +130,10 @@ def main():
     p.add_argument("--no-nickel", action="store_true")
     p.add_argument("--work", default=None, help="where configs and outputs go (default: a temp dir)")
     p.add_argument("--runs", type=int, default=1, help="report the median of this many runs (cold, warm, check, reference)")
+    p.add_argument("--jardin", default=JARDIN, help="the jardin binary (default: the distribution build)")
+    p.add_argument("--nickel", default=NICKEL, help="the nickel CLI (default: from PATH)")
     a = p.parse_args()
+    globals().update(JARDIN=a.jardin, NICKEL=a.nickel)
     if not os.path.exists(JARDIN):
         sys.exit("build first: cargo build --profile dist")
     work = a.work or tempfile.mkdtemp(prefix="jardin-bench-")

@@ -887,7 +887,7 @@ fn apply_order(g: &Graph, waves: &[Vec<petgraph::graph::NodeIndex>], objects: &[
         for n in wave {
             let node = &g.graph[*n];
             if let Some(o) = node.object.and_then(|k| objects.get(k)) {
-                let text = per_cluster.entry(o.node.cluster.as_str()).or_default();
+                let text = per_cluster.entry(o.node.cluster.as_ref()).or_default();
                 let prefix = format!("k8s/{}/", o.node.cluster);
                 text.push_str(&format!("{i}\t{}\n", o.path().trim_start_matches(&prefix)));
             }
@@ -913,7 +913,7 @@ fn cycle_diagnostic(cycle: &graph::Cycle, tenants: &[TenantUnit]) -> Diagnostic 
     for n in &cycle.0 {
         let span = tenants
             .iter()
-            .find(|t| Some(&t.compiled.tenant.id) == n.tenant.as_ref())
+            .find(|t| Some(t.compiled.tenant.id.as_str()) == n.tenant.as_deref())
             .and_then(|t| {
                 t.source_map
                     .get(&format!("apps.{}", n.instance.as_deref().unwrap_or("")))

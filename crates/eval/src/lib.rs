@@ -555,7 +555,7 @@ impl Evaluator {
                             // drifted from the stdlib's `resolve`.
                             "jardin resolved it differently from the stdlib (a bug in jardin: please report it)".to_string()
                         } else {
-                            return Shape::Ready(objects);
+                            return Shape::Ready(shape::Template::of(&objects));
                         }
                     }
                 };
@@ -569,9 +569,9 @@ impl Evaluator {
                 Shape::PerTenant
             });
             match shape {
-                Shape::Ready(objects) => {
+                Shape::Ready(template) => {
                     if let Some(slot) = value.pointer_mut(&objects_at) {
-                        *slot = shape::substitute(objects, &abs.names);
+                        *slot = template.fill(&abs.names);
                     }
                 }
                 Shape::PerTenant => {

@@ -204,10 +204,53 @@ fn substitute_str(s: &str, names: &[String]) -> String {
     out
 }
 
+/// A rendered shape, ready to take a tenant's names: the parts without a
+/// placeholder are kept whole and cloned as they are (a map's clone is one
+/// bulk copy, where rebuilding it inserts key by key).
+pub(crate) enum Template {
+    Plain(Value),
+    Text(String),
+    Array(Vec<Template>),
+    Object(Vec<(String, Template)>),
+}
+
+impl Template {
+    pub(crate) fn of(v: &Value) -> Template {
+        if !holds_marks(v) {
+            return Template::Plain(v.clone());
+        }
+        match v {
+            Value::String(s) => Template::Text(s.clone()),
+            Value::Array(a) => Template::Array(a.iter().map(Template::of).collect()),
+            Value::Object(m) => Template::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), Template::of(v)))
+                    .collect(),
+            ),
+            other => Template::Plain(other.clone()),
+        }
+    }
+
+    /// The shape with `names` put back.
+    pub(crate) fn fill(&self, names: &[String]) -> Value {
+        match self {
+            Template::Plain(v) => v.clone(),
+            Template::Text(s) => Value::String(substitute_str(s, names)),
+            Template::Array(a) => Value::Array(a.iter().map(|t| t.fill(names)).collect()),
+            Template::Object(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, t)| (substitute_str(k, names), t.fill(names)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
 /// What rendering a shape gave.
 pub(crate) enum Shape {
     /// The objects, with placeholders; checked against one tenant.
-    Ready(Value),
+    Ready(Template),
     /// Rendered per tenant: see [`Fallback`].
     PerTenant,
 }
@@ -333,6 +376,18 @@ mod tests {
             back,
             json!([{ "metadata": { "namespace": "amis-pad", "labels": { "x/amis-pad": "1" } },
                      "spec": { "url": "https://pad.amis.org/" } }])
+        );
+    }
+
+    #[test]
+    fn a_template_fills_in_what_substitute_does() {
+        let a = abstract_input(&input("amis", "pad.amis.org")).unwrap();
+        let ns = a.input["ctx"]["namespace"].as_str().unwrap().to_string();
+        let rendered = json!([{ "kind": "Service", "metadata": { "namespace": ns, "labels": { format!("x/{ns}"): "1", "y": "2" } },
+                               "spec": { "ports": [{ "port": 80 }] } }]);
+        assert_eq!(
+            Template::of(&rendered).fill(&a.names),
+            substitute(&rendered, &a.names)
         );
     }
 
