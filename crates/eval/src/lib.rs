@@ -334,22 +334,34 @@ impl Evaluator {
         let main = "let catalog = import \"jardin/catalog/index.ncl\" in \
                     std.record.map (fun _id app => std.record.remove \"render\" (std.record.remove \"Settings\" app)) catalog"
             .to_string();
+        self.with_context(|worker| self.eval_library_program(worker, "catalog-main", main))
+    }
+
+    /// Evaluates a generated program that reads no file of the config
+    /// root, only the library and in-memory sources, named `<name>.ncl`.
+    fn eval_library_program(
+        &self,
+        worker: &mut WorkerContext,
+        name: &str,
+        main: String,
+    ) -> Result<serde_json::Value, Vec<Diagnostic>> {
+        // The interpreter wants a user file for the positions it reports.
         let placeholder = ReadFile {
-            path: PathBuf::from(format!("{}/catalog-main-user.ncl", nickel::VIRTUAL_ROOT)),
+            path: PathBuf::from(format!("{}/{name}-user.ncl", nickel::VIRTUAL_ROOT)),
             format: InputFormat::Nickel,
             text: "{}".to_string(),
         };
-        self.with_context(|worker| {
-            worker.ctx.eval(
+        worker
+            .ctx
+            .eval(
                 &self.naming(),
                 std::slice::from_ref(&placeholder),
-                "catalog-main.ncl",
+                &format!("{name}.ncl"),
                 main,
                 "",
                 self.limits,
             )
-        })
-        .map(|o| o.value)
+            .map(|o| o.value)
     }
 
     /// Runs `f` with this thread's interpreter context, made afresh when it
@@ -616,24 +628,10 @@ impl Evaluator {
         let source = format!("shape-{}.json", abs.key.to_hex());
         let text = serde_json::to_string(&abs.input).unwrap_or_default();
         let main = format!("(import \"jardin/std.ncl\").render_shape (import \"{source}\")");
-        // The interpreter wants a user file for the positions it reports.
-        let placeholder = ReadFile {
-            path: PathBuf::from(format!("{}/shape-main-user.ncl", nickel::VIRTUAL_ROOT)),
-            format: InputFormat::Nickel,
-            text: "{}".to_string(),
-        };
         self.with_context(|worker| {
             worker.ctx.add_source(&source, &text, InputFormat::Json);
-            worker.ctx.eval(
-                &self.naming(),
-                std::slice::from_ref(&placeholder),
-                "shape-main.ncl",
-                main,
-                "",
-                self.limits,
-            )
+            self.eval_library_program(worker, "shape-main", main)
         })
-        .map(|o| o.value)
     }
 }
 

@@ -53,3 +53,24 @@ pub(crate) fn copy_dir_except(from: &Path, to: &Path, skip: &dyn Fn(&str) -> boo
 pub(crate) fn copy_dir(from: &Path, to: &Path) {
     copy_dir_except(from, to, &|_| false)
 }
+
+/// Every file under `dir`, by path relative to it, with its bytes. A
+/// symbolic link fails the test: an output never holds one.
+pub(crate) fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            assert!(!meta.file_type().is_symlink(), "{} is a link", p.display());
+            if meta.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
