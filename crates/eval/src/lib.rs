@@ -524,10 +524,15 @@ impl Evaluator {
         };
         let shapes = &session.shapes;
         let source_map = settled.source_map;
+        let app_count = settled
+            .value
+            .pointer("/tenant/apps")
+            .and_then(serde_json::Value::as_object)
+            .map_or(0, |apps| apps.len());
         let Some(resolve::Resolved { mut value, apps }) =
             resolve::resolve(&session.collective, catalog, settled.value)
         else {
-            shapes.count(0, 1);
+            shapes.count(0, app_count);
             return full_evaluation();
         };
         let tenant_name = self.naming().display(&tenant.path.to_string_lossy());
@@ -548,7 +553,12 @@ impl Evaluator {
                 let full = full.get_or_insert_with(full_evaluation);
                 let expected = full.as_ref().ok().map(|f| &f.value);
                 let reason = match (rendered, expected) {
-                    (_, None) => "the full evaluation of this tenant failed".to_string(),
+                    // The render fails for this shape whatever the names:
+                    // each tenant of it gets its own diagnostics.
+                    (Err(_), None) => return Shape::PerTenant,
+                    // Its contracts passed (`settle`), and the render
+                    // passes with placeholders: what failed is the names.
+                    (Ok(_), None) => "its render function fails for this tenant's names".to_string(),
                     (Err(_), Some(_)) => {
                         "its render function fails with names replaced by placeholders".to_string()
                     }
