@@ -481,18 +481,30 @@ impl Evaluator {
         // Each collective is its own source, so one context serves several
         // (`jardin diff` compiles two revisions).
         let collective_source = format!("collective-{}.json", tenant.collective_hash.to_hex());
+        let call = format!("jardin.{function} (import \"{collective_source}\")");
+        self.tenant_program(tenant, &call, Some(&collective_source))
+    }
+
+    /// Evaluates `<call> (tenant | jardin.Tenant)` (with `jardin` the
+    /// stdlib), adding the evaluated collective to the context first when
+    /// the call imports it.
+    fn tenant_program(
+        &self,
+        tenant: &Tenant<'_>,
+        call: &str,
+        collective_source: Option<&str>,
+    ) -> Result<Output, Vec<Diagnostic>> {
         let main = format!(
-            "let jardin = import \"jardin/std.ncl\" in \
-             jardin.{function} (import \"{collective_source}\") ((import {}) | jardin.Tenant)",
+            "let jardin = import \"jardin/std.ncl\" in {call} ((import {}) | jardin.Tenant)",
             nickel_string(tenant.path)
         );
         self.with_context(|worker| {
-            if worker.collectives.insert(tenant.collective_hash) {
-                worker.ctx.add_source(
-                    &collective_source,
-                    tenant.collective_json,
-                    InputFormat::Json,
-                );
+            if let Some(source) = collective_source {
+                if worker.collectives.insert(tenant.collective_hash) {
+                    worker
+                        .ctx
+                        .add_source(source, tenant.collective_json, InputFormat::Json);
+                }
             }
             worker.ctx.eval(
                 &self.naming(),
@@ -615,21 +627,7 @@ impl Evaluator {
     /// `jardin.settle_tenant (tenant | jardin.Tenant)`: the tenant's
     /// contracts and its apps' settings contracts, nothing else.
     fn settle(&self, tenant: &Tenant<'_>) -> Result<Output, Vec<Diagnostic>> {
-        let main = format!(
-            "let jardin = import \"jardin/std.ncl\" in \
-             jardin.settle_tenant ((import {}) | jardin.Tenant)",
-            nickel_string(tenant.path)
-        );
-        self.with_context(|worker| {
-            worker.ctx.eval(
-                &self.naming(),
-                tenant.reads,
-                "tenant-main.ncl",
-                main,
-                "tenant",
-                self.limits,
-            )
-        })
+        self.tenant_program(tenant, "jardin.settle_tenant", None)
     }
 
     /// Renders one shape: `jardin.render_shape` on its input with
