@@ -62,6 +62,7 @@ KINDS = [
     ("networking.k8s.io/v1", "Ingress"),
     ("policy/v1", "PodDisruptionBudget"),
     ("batch/v1", "CronJob"),
+    ("batch/v1", "Job"),
     ("networking.k8s.io/v1", "NetworkPolicy"),
     ("v1", "Secret"),
     ("v1", "ConfigMap"),

@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod review;
 pub mod schema;
+pub(crate) mod shared;
 pub mod stamp;
 
 /// Helpers shared by unit tests.

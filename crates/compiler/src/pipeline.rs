@@ -293,12 +293,21 @@ fn compile_into(opts: &Options, out: &mut Compilation) -> Result<(), Vec<Diagnos
     let all_files = tenant_files(&root).map_err(|d| vec![d])?;
     let files = selected_files(opts, all_files.clone());
     let session = evaluator.tenant_session(&collective_eval.value);
-    let tenants = compile_tenants(&session, &collective, opts, &files, out);
+    let mut tenants = compile_tenants(&session, &collective, opts, &files, out);
     let others = if opts.tenants.is_empty() || out.errors() > 0 {
         Others::default()
     } else {
         other_tenants(&session, &collective, &all_files, &files, out)
     };
+    compile_shared_services(
+        &session,
+        &collective,
+        &collective_eval.source_map,
+        opts,
+        &others,
+        out,
+        &mut tenants,
+    );
     out.timings.tenants_phase = t0.elapsed();
     out.shapes = session.shape_report();
 
@@ -519,23 +528,103 @@ fn compile_tenants(
         match outcome {
             TenantOutcome::Failed(d) => out.diagnostics.extend(d),
             TenantOutcome::Skipped => {}
-            TenantOutcome::Compiled(t) => {
-                out.timings.cached += usize::from(t.unit.from_cache);
-                out.timings.reused += t.reused;
-                out.tenant_keys.extend(t.written);
-                tenants.schema_diagnostics.extend(t.schema_errors);
-                out.diagnostics.extend(t.rule_errors);
-                out.diagnostics.extend(t.write_error);
-                tenants.coverage.pieces.extend(t.coverage.pieces);
-                tenants.coverage.apps.extend(t.coverage.apps);
-                tenants.objects.extend(t.objects);
-                tenants.outline.extend(t.outline);
-                out.tenants.push(t.unit);
-            }
+            TenantOutcome::Compiled(t) => tenants.absorb(out, *t),
         }
     }
     out.timings.tenants = out.tenants.len();
     tenants
+}
+
+impl Tenants {
+    /// Takes in one compiled unit: its objects, coverage and diagnostics.
+    fn absorb(&mut self, out: &mut Compilation, t: CompiledUnit) {
+        out.timings.cached += usize::from(t.unit.from_cache);
+        out.timings.reused += t.reused;
+        out.tenant_keys.extend(t.written);
+        self.schema_diagnostics.extend(t.schema_errors);
+        out.diagnostics.extend(t.rule_errors);
+        out.diagnostics.extend(t.write_error);
+        self.coverage.pieces.extend(t.coverage.pieces);
+        self.coverage.apps.extend(t.coverage.apps);
+        self.objects.extend(t.objects);
+        self.outline.extend(t.outline);
+        out.tenants.push(t.unit);
+    }
+}
+
+/// The shared services of each cluster (`shared.rs`), once every tenant is
+/// compiled: their consumers are the tenants' apps. Each cluster's services
+/// are compiled as the collective's own tenant and go through what a
+/// tenant's apps go through. Skipped when a tenant failed: the consumers
+/// would be incomplete.
+fn compile_shared_services(
+    session: &jardin_eval::TenantSession<'_>,
+    collective: &Collective,
+    collective_map: &SourceMap,
+    opts: &Options,
+    others: &Others,
+    out: &mut Compilation,
+    tenants: &mut Tenants,
+) {
+    use std::collections::BTreeSet;
+    if out.errors() > 0 || !others.failed.is_empty() {
+        return;
+    }
+    let tenant_clusters: BTreeSet<&str> = out
+        .tenants
+        .iter()
+        .map(|t| t.compiled.tenant.cluster.as_str())
+        .collect();
+    let clusters: Vec<String> = collective
+        .clusters
+        .iter()
+        .filter(|(_, c)| !c.shared.apps.is_empty())
+        .map(|(name, _)| name)
+        .filter(|name| opts.clusters.is_empty() || opts.clusters.contains(*name))
+        .filter(|name| opts.tenants.is_empty() || tenant_clusters.contains(name.as_str()))
+        .cloned()
+        .collect();
+    let compiled: Vec<&CompiledTenant> = out
+        .tenants
+        .iter()
+        .map(|t| &t.compiled)
+        .chain(&others.compiled)
+        .collect();
+    let consumers: Vec<(String, serde_json::Value)> = clusters
+        .iter()
+        .map(|c| {
+            (
+                c.clone(),
+                crate::shared::consumers(collective, &out.catalog, c, &compiled),
+            )
+        })
+        .collect();
+    let units: Vec<Result<CompiledUnit, Vec<Diagnostic>>> = consumers
+        .par_iter()
+        .map(|(cluster, consumers)| {
+            let mut e = Evaluated {
+                value: session.evaluate_shared(cluster, consumers)?,
+                source_map: collective_map.rebased(&format!("clusters.{cluster}.shared")),
+                from_cache: false,
+                key: [0; 32],
+            };
+            let compiled = typed::<CompiledTenant>(&mut e, "a cluster's shared services")
+                .map_err(|d| vec![d])?;
+            let unit = TenantUnit {
+                compiled,
+                source_map: e.source_map,
+                from_cache: false,
+            };
+            Ok(finish_unit(collective, &out.catalog, opts, unit, None))
+        })
+        .collect();
+    for unit in units {
+        match unit {
+            Ok(u) => tenants.absorb(out, u),
+            Err(d) => out.diagnostics.extend(d),
+        }
+    }
+    out.timings.tenants = out.tenants.len();
 }
 
 /// Adds what is reported only when everything before it passed, in this
@@ -718,11 +807,30 @@ fn compile_tenant(
     if !opts.clusters.is_empty() && !opts.clusters.contains(&compiled.tenant.cluster) {
         return TenantOutcome::Skipped;
     }
-    let mut unit = TenantUnit {
+    let unit = TenantUnit {
         compiled,
         source_map: e.source_map,
         from_cache: e.from_cache,
     };
+    TenantOutcome::Compiled(Box::new(finish_unit(
+        collective,
+        catalog,
+        opts,
+        unit,
+        Some((path, e.key)),
+    )))
+}
+
+/// An evaluated unit (a tenant, or a cluster's shared services): emitted,
+/// judged on its objects, and written when clean. `file`: the tenant file
+/// and its evaluation key, by which its previous output may be reused.
+fn finish_unit(
+    collective: &Collective,
+    catalog: &Catalog,
+    opts: &Options,
+    mut unit: TenantUnit,
+    file: Option<(&Path, [u8; 32])>,
+) -> CompiledUnit {
     let (coverage, mut objects) = emit_tenant(collective, catalog, &mut unit);
     let rule_errors = check::run_on_objects(&unit, &objects);
     let schema_errors = schema_errors(&objects, Origin::App(&unit.source_map));
@@ -733,11 +841,12 @@ fn compile_tenant(
         schema_errors.is_empty() && !rule_errors.iter().any(|d| d.severity == Severity::Error);
     // Unchanged since the previous build (same key: same value, same
     // objects): its manifests there are what would be written.
-    let previous = opts
-        .reuse
-        .as_ref()
-        .filter(|r| r.keys.get(path) == Some(&e.key))
-        .map(|r| r.from.as_path());
+    let previous = file.and_then(|(path, key)| {
+        opts.reuse
+            .as_ref()
+            .filter(|r| r.keys.get(path) == Some(&key))
+            .map(|r| r.from.as_path())
+    });
     let (write_error, reused) = if clean {
         match write_manifests(opts, &objects, previous) {
             Ok(reused) => (None, reused),
@@ -746,13 +855,14 @@ fn compile_tenant(
     } else {
         (None, 0)
     };
-    let written = (clean && write_error.is_none() && opts.manifests_to.is_some())
-        .then(|| (path.to_path_buf(), e.key));
+    let written = file
+        .filter(|_| clean && write_error.is_none() && opts.manifests_to.is_some())
+        .map(|(path, key)| (path.to_path_buf(), key));
     let outline = objects.iter().map(Outline::of).collect();
     if !opts.keep_objects {
         objects = Vec::new();
     }
-    TenantOutcome::Compiled(Box::new(CompiledUnit {
+    CompiledUnit {
         unit,
         coverage,
         objects,
@@ -762,7 +872,7 @@ fn compile_tenant(
         write_error,
         written,
         reused,
-    }))
+    }
 }
 
 /// A tenant's objects and its backup coverage, which counts only backups

@@ -168,6 +168,14 @@ registry! {
         "An app needs an operator or CRD that its cluster does not declare in `capabilities`: cert-manager for TLS, CloudNativePG (`cnpg`) and the secret replicator for databases, COSI for buckets, the secret generator for generated secrets, k8up for volume backups. The objects jardin emits for it would be rejected or ignored by the cluster.";
     BINDING_CROSSES_CLUSTERS = "J0303", "binding crosses clusters",
         "A binding names a service that exists on another cluster than the tenant's. Apps reach only the services of their own cluster: move the tenant or bind a local service.";
+    SSO_UNAVAILABLE = "J0304", "single sign-on without an SSO service",
+        "A tenant sets `identity.sso = true` on a cluster whose `shared` services provide no single sign-on (no catalog app with `provides = \"sso\"`, such as keycloak). The tenant would get no realm, and its apps no client: declare the service in the cluster's `shared.apps`, or move the tenant.";
+    OIDC_REQUIRED = "J0305", "app requires single sign-on",
+        "An app whose catalog entry says `oidc.required` (it has no login of its own) is deployed for a tenant without a realm: the tenant has no `identity.sso`, or its cluster no SSO service. Nobody could sign in.";
+    REDIRECT_OUTSIDE_ZONES = "J0306", "redirect URI outside the tenant's zones",
+        "An OIDC client's redirect URI, made from an app's hosts and its catalog entry's `redirect_paths`, points at a host outside the zones its tenant owns (a path such as `@other.example/` changes the host). The realm would hand sign-in codes to a site the tenant does not own.";
+    OFFICE_UNAVAILABLE = "J0307", "office without an office service",
+        "An app sets `office = true`, but its cluster's `shared` services provide no office editor (no catalog app with `provides = \"office\"`, such as collabora), or the app's catalog entry cannot open office documents. Documents would not open: declare the service in the cluster's `shared.apps`, or remove `office`.";
     CNAME_CONFLICT = "J0401", "CNAME at an apex or beside other data",
         "A CNAME cannot live at a zone apex (where SOA and NS are) nor beside any other record at the same name (RFC 1034). Serve the apex with addresses (A/AAAA), or move the other data.";
     OWNER_CONFLICT = "J0402", "conflicting owners",

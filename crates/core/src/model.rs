@@ -214,7 +214,26 @@ pub struct Cluster {
     /// The cluster's DNS pods.
     #[serde(default)]
     pub dns: ClusterDns,
+    /// The collective's own services on the cluster (SSO, office).
+    #[serde(default)]
+    pub shared: SharedServices,
 }
+
+/// The services a collective runs on a cluster for its tenants' apps:
+/// compiled like a tenant of the collective's own (id [`SHARED_TENANT`]).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct SharedServices {
+    #[serde(default)]
+    pub plan: Option<String>,
+    #[serde(default)]
+    pub zones: Vec<String>,
+    #[serde(default)]
+    pub apps: BTreeMap<String, AppInstance>,
+}
+
+/// The tenant id the shared services are compiled under: their namespaces
+/// are `jardin-<name>`, and no tenant may take the id.
+pub const SHARED_TENANT: &str = "jardin";
 
 /// The API server's endpoint addresses and port (`kubectl get endpoints
 /// kubernetes`): a NetworkPolicy sees these, never the Service's address.
@@ -350,6 +369,19 @@ pub struct AppInstance {
     pub(crate) secrets: BTreeMap<String, SecretSource>,
     pub backup: serde_json::Value,
     pub(crate) state: String,
+    /// Office documents open in the cluster's shared office service.
+    #[serde(default)]
+    pub office: bool,
+}
+
+/// A tenant's single sign-on.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Identity {
+    #[serde(default)]
+    pub sso: bool,
+    /// The realm's first users; `None`: the tenant's contacts.
+    #[serde(default)]
+    pub admins: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -362,12 +394,14 @@ pub struct Mail {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Tenant {
     pub id: String,
-    pub(crate) display_name: String,
-    pub(crate) contacts: Vec<String>,
+    pub display_name: String,
+    pub contacts: Vec<String>,
     pub cluster: String,
     pub plan: Option<String>,
     pub state: String,
     pub zones: Vec<String>,
+    #[serde(default)]
+    pub identity: Identity,
     pub mail: Option<Mail>,
     #[serde(default)]
     pub backup: PolicyOverride,
@@ -575,6 +609,29 @@ pub struct CatalogApp {
     /// nothing else.
     #[serde(default)]
     pub flows: Vec<FlowNeed>,
+    /// What the app offers its cluster's tenants as a shared service:
+    /// `sso` or `office`.
+    #[serde(default)]
+    pub provides: Option<String>,
+    /// How the app signs in with OIDC, when it can.
+    #[serde(default)]
+    pub oidc: Option<OidcNeed>,
+    /// The app opens office documents with the shared office service.
+    #[serde(default)]
+    pub office: bool,
+}
+
+/// An app's OIDC client, as its catalog entry declares it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcNeed {
+    /// Paths of its redirect URIs, on each of its hosts.
+    pub redirect_paths: Vec<String>,
+    #[serde(default)]
+    pub logout_paths: Vec<String>,
+    /// It has no login of its own.
+    #[serde(default)]
+    pub required: bool,
 }
 
 /// A flow as a catalog entry declares it, before it is resolved against

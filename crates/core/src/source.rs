@@ -91,6 +91,21 @@ impl SourceMap {
         })
     }
 
+    /// The spans under `prefix` (`clusters.potager.shared`), as paths
+    /// relative to it: the map of a value the user wrote inside another
+    /// file, such as a cluster's shared services in `jardin.ncl`.
+    pub fn rebased(&self, prefix: &str) -> SourceMap {
+        let mut out = SourceMap::new(self.file.clone());
+        for (path, span) in &self.spans {
+            if path == prefix {
+                out.spans.insert(String::new(), span.clone());
+            } else if let Some(rest) = path.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) {
+                out.spans.insert(rest.to_string(), span.clone());
+            }
+        }
+        out
+    }
+
     /// The span of exactly `path`, without falling back.
     pub fn exact(&self, path: &str) -> Option<&Span> {
         self.spans.get(path)

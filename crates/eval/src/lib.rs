@@ -703,6 +703,37 @@ impl TenantSession<'_> {
         )
     }
 
+    /// Evaluates the shared services of `cluster` (`jardin.compile_shared`),
+    /// given their consumers (by instance name): a value shaped like a
+    /// tenant's, for the tenant of the collective's own. Its source map is
+    /// the caller's to make, from the collective's.
+    pub fn evaluate_shared(
+        &self,
+        cluster: &str,
+        consumers: &serde_json::Value,
+    ) -> Result<serde_json::Value, Vec<Diagnostic>> {
+        let evaluator = self.evaluator;
+        let text = serde_json::to_string(consumers).unwrap_or_default();
+        let hash = blake3::hash(text.as_bytes());
+        let consumers_source = format!("consumers-{}.json", hash.to_hex());
+        let collective_source = format!("collective-{}.json", self.collective_hash.to_hex());
+        let main = format!(
+            "(import \"jardin/std.ncl\").compile_shared (import \"{collective_source}\") {} (import \"{consumers_source}\")",
+            serde_json::Value::String(cluster.to_string())
+        );
+        evaluator.with_context(|worker| {
+            if worker.collectives.insert(self.collective_hash) {
+                worker
+                    .ctx
+                    .add_source(&collective_source, &self.collective_json, InputFormat::Json);
+            }
+            worker
+                .ctx
+                .add_source(&consumers_source, &text, InputFormat::Json);
+            evaluator.eval_library_program(worker, "shared-main", main)
+        })
+    }
+
     /// How the tenants evaluated so far were rendered.
     pub fn shape_report(&self) -> ShapeReport {
         self.data.shapes.report()

@@ -62,6 +62,11 @@ pub(crate) fn resolve(collective: &Value, catalog: &Value, settled: Value) -> Op
     };
     let plan = by_name(collective.get("plans"), &plan_name);
     let id = tenant.get("id")?.as_str()?;
+    // Single sign-on and office give an app's context names inside longer
+    // strings (the realm's issuer URL): such tenants are evaluated in full.
+    if tenant.pointer("/identity/sso") == Some(&Value::Bool(true)) {
+        return None;
+    }
     let mut apps = Map::new();
     let mut to_render = Vec::new();
     for (instance, inst) in tenant.get("apps")?.as_object()? {
@@ -103,6 +108,9 @@ fn resolve_app(
 ) -> Option<(Value, Value)> {
     let app = inst.get("app")?.as_str()?;
     let entry = catalog.get(app)?;
+    if inst.get("office") == Some(&Value::Bool(true)) {
+        return None;
+    }
     let version = match inst.get("version") {
         Some(v) => v.clone(),
         None => entry.pointer("/versions/default")?.clone(),
@@ -264,6 +272,9 @@ fn resolve_app(
         "buckets": buckets,
         "smtp": smtp,
         "settings": settings,
+        "sso": null,
+        "office": null,
+        "consumers": [],
     });
     let input = json!({ "app": app, "domain": cluster.get("domain")?, "ctx": ctx });
     Some((head, input))

@@ -279,15 +279,22 @@ fn a_collective_change_is_seen_by_every_tenant_it_reaches() {
     assert!(!ports.is_empty(), "{json}");
     // Every Nextcloud sends mail through the relay: its Deployment and the
     // egress of its pods (which allows the relay's port, and no other)
-    // change, nothing else.
+    // change. So does each cluster's Keycloak, whose realms send their
+    // invitations through it: the realms, their import (a new Job replaces
+    // the old one), and Keycloak's egress. Nothing else.
     assert!(
         changes
             .iter()
             .all(|c| (c["kind"] == "Deployment" && c["name"] == "nextcloud")
                 || (c["kind"] == "NetworkPolicy"
                     && (c["name"] == "allow-nextcloud-egress"
-                        || c["name"] == "allow-nextcloud-cron-egress"))),
+                        || c["name"] == "allow-nextcloud-cron-egress"
+                        || c["name"] == "allow-keycloak-egress"))
+                || (c["namespace"] == "jardin-sso"
+                    && ((c["kind"] == "ConfigMap" && c["name"] == "realms")
+                        || (c["kind"] == "Job"
+                            && c["name"].as_str().unwrap().starts_with("realm-import-"))))),
         "{json}"
     );
-    assert_eq!(changes.len(), 18, "{json}");
+    assert_eq!(changes.len(), 26, "{json}");
 }

@@ -266,6 +266,7 @@ fn example_collective_zones_check_apply_and_replan_clean() {
         "faire-ecole.org",
         "festivaldespossibles.org",
         "habitat-solidaire.coop",
+        "jardins-numeriques.org",
         "lalyre.org",
         "lespousses.org",
         "lezinc.org",

@@ -16,11 +16,13 @@ mod host_outside_zone;
 mod incompatible_service;
 mod missing_capability;
 mod network_flows;
+mod office;
 mod pod_security;
 mod quota_exceeded;
 mod references;
 mod rwo_replicas;
 mod singleton_replicas;
+mod sso;
 mod tenants;
 mod usage;
 mod zone_owned_twice;
@@ -105,6 +107,8 @@ pub static RULES: &[&dyn Rule] = &[
     &zone_owned_twice::ZoneOwnedTwice,
     &incompatible_service::IncompatibleService,
     &missing_capability::MissingCapability,
+    &sso::Sso,
+    &office::Office,
     &rwo_replicas::RwoReplicas,
     &ha_single_replica::HaSingleReplica,
     &singleton_replicas::SingletonReplicas,

@@ -6,6 +6,7 @@ use super::{Context, Rule};
 use jardin_core::code;
 use jardin_core::code::Code;
 use jardin_core::diag::Diagnostic;
+use jardin_core::model::SHARED_TENANT;
 
 pub(super) struct ZoneOwnedTwice;
 
@@ -30,6 +31,9 @@ fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
                 None => {
                     owners.insert(zone.to_lowercase(), (t.id.as_str(), span));
                 }
+                // The collective's shared services on several clusters
+                // share its zones: one owner.
+                Some((owner, _)) if *owner == t.id && t.id == SHARED_TENANT => {}
                 Some((owner, span0)) => out.push(
                     Diagnostic::error(code::ZONE_OWNED_TWICE, format!("zone \"{zone}\" is owned by both {owner} and {}", t.id))
                         .with_span(span.as_ref(), "owned here")

@@ -153,6 +153,7 @@ fn declared_ports(need: &FlowNeed) -> Vec<FlowPort> {
 /// The flows of one app instance, resolved against its cluster.
 pub(crate) fn resolve(
     collective: &Collective,
+    catalog: &jardin_core::model::Catalog,
     cluster_name: &str,
     app: &CompiledApp,
     entry: &CatalogApp,
@@ -234,6 +235,37 @@ pub(crate) fn resolve(
                 )]
             }
             "internet" => vec![(public(), declared_ports(need))],
+            // A shared service, at its public host: the cluster's ingress
+            // addresses, and the ingress controller's pods, which the
+            // service proxy reaches directly for traffic to those
+            // addresses from inside the cluster.
+            what @ ("sso" | "office") => {
+                if crate::shared::provider(collective, catalog, cluster_name, what).is_none() {
+                    continue;
+                }
+                let mut peers = vec![(
+                    Peer::Pods {
+                        namespace: Some(cluster.ingress.namespace.clone()),
+                        labels: BTreeMap::new(),
+                    },
+                    vec![tcp(443)],
+                )];
+                let hosts: Vec<String> = cluster
+                    .ingress
+                    .ipv4
+                    .iter()
+                    .map(|a| format!("{a}/32"))
+                    .chain(cluster.ingress.ipv6.iter().map(|a| format!("{a}/128")))
+                    .collect();
+                if !hosts.is_empty() {
+                    peers.extend(
+                        to_addresses(&hosts)
+                            .into_iter()
+                            .map(|p| (p, vec![tcp(443)])),
+                    );
+                }
+                peers
+            }
             "anywhere" => vec![(
                 Peer::Block {
                     cidr: "0.0.0.0/0".into(),
@@ -275,6 +307,7 @@ pub(crate) fn resolve(
         let peer_name = match need.peer.as_str() {
             "component" => need.peer_component.clone().unwrap_or_default(),
             "acme_http01" => "ingress controller".into(),
+            "sso" => "single sign-on".into(),
             p => p.replace('_', " "),
         };
         for (peer, ports) in peers {
@@ -484,7 +517,7 @@ mod tests {
             "bindings": {"postgres": "pg", "object_store": "s3", "smtp": "relay"}, "objects": [],
         }))
         .unwrap();
-        resolve(&collective, "k", &app, &entry)
+        resolve(&collective, &Default::default(), "k", &app, &entry)
     }
 
     #[test]

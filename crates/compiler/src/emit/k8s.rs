@@ -66,6 +66,32 @@ fn generated_secret(
     s
 }
 
+/// The app's OIDC client secret, when it has a client in its tenant's
+/// realm: generated once in its namespace, which allows the SSO service's
+/// namespace to pull it (the realm import gives it to the client there).
+/// Never in git, never in jardin's output.
+fn oidc_secret(
+    collective: &Collective,
+    catalog: &Catalog,
+    tenant: &jardin_core::model::Tenant,
+    app: &CompiledApp,
+) -> Option<Value> {
+    use crate::shared;
+    if !shared::has_client(collective, catalog, tenant, app) {
+        return None;
+    }
+    let (sso, _) = shared::provider(collective, catalog, &tenant.cluster, shared::SSO)?;
+    Some(generated_secret(
+        shared::OIDC_SECRET,
+        &app.namespace,
+        &[shared::OIDC_SECRET_KEY.to_string()],
+        &[
+            (REPLICATION_ALLOWED, "true".to_string()),
+            (REPLICATION_ALLOWED_NAMESPACES, shared::namespace(sso)),
+        ],
+    ))
+}
+
 /// The app's namespace, enforcing the Pod Security level its catalog entry
 /// declares ("baseline" for images that must start as root).
 fn namespace(app: &CompiledApp, catalog_app: &CatalogApp) -> Value {
@@ -309,12 +335,13 @@ pub(crate) fn tenant_objects(
             continue;
         }
         let labels = labels(&tenant.id, app);
-        app.flows = super::flows::resolve(collective, cluster, app, catalog_app);
+        app.flows = super::flows::resolve(collective, catalog, cluster, app, catalog_app);
         let mut objects: Vec<Value> = vec![namespace(app, catalog_app)];
         objects.extend(network_policies(app));
         for (name, decl) in &catalog_app.secrets {
             objects.push(generated_secret(name, &app.namespace, &decl.keys, &[]));
         }
+        objects.extend(oidc_secret(collective, catalog, tenant, app));
         objects.extend(
             database(app, collective, cluster)
                 .into_iter()

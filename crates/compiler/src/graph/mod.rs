@@ -91,12 +91,12 @@ fn key(cluster: &str, namespace: &str, kind: &str, name: &str) -> Key {
     foldhash::fast::FixedState::default().hash_one((cluster, namespace, kind, name))
 }
 
-const WORKLOADS: [&str; 3] = ["Deployment", "StatefulSet", "CronJob"];
+const WORKLOADS: [&str; 4] = ["Deployment", "StatefulSet", "CronJob", "Job"];
 const COMPONENT: &str = "app.kubernetes.io/component";
 
 fn pod_template(object: &Value) -> Option<&Value> {
     match object["kind"].as_str()? {
-        "Deployment" | "StatefulSet" => Some(&object["spec"]["template"]),
+        "Deployment" | "StatefulSet" | "Job" => Some(&object["spec"]["template"]),
         "CronJob" => Some(&object["spec"]["jobTemplate"]["spec"]["template"]),
         _ => None,
     }
@@ -116,7 +116,9 @@ fn pod_references(spec: &Value) -> Vec<(&'static str, String)> {
             out.push(("Secret", n.to_string()));
         }
     }
-    for c in spec["containers"].as_array().into_iter().flatten() {
+    let containers = spec["containers"].as_array().into_iter().flatten();
+    let init = spec["initContainers"].as_array().into_iter().flatten();
+    for c in containers.chain(init) {
         for e in c["env"].as_array().into_iter().flatten() {
             if let Some(n) = e["valueFrom"]["secretKeyRef"]["name"].as_str() {
                 out.push(("Secret", n.to_string()));
@@ -126,6 +128,28 @@ fn pod_references(spec: &Value) -> Vec<(&'static str, String)> {
     out.sort();
     out.dedup();
     out
+}
+
+/// What a render function says a workload needs that its references do
+/// not show, such as a client of another component's API (the realm import
+/// of Keycloak's): `jardin.dev/needs: "Deployment/keycloak"`, objects of the
+/// same namespace, comma separated.
+pub(crate) const NEEDS_ANNOTATION: &str = "jardin.dev/needs";
+
+fn declared_needs(object: &Value) -> Vec<(&'static str, String)> {
+    let Some(list) = object["metadata"]["annotations"][NEEDS_ANNOTATION].as_str() else {
+        return Vec::new();
+    };
+    list.split(',')
+        .filter_map(|need| {
+            let (kind, name) = need.trim().split_once('/')?;
+            let kind = WORKLOADS
+                .iter()
+                .chain(&["Service", "ConfigMap", "Secret"])
+                .find(|k| **k == kind)?;
+            Some((*kind, name.to_string()))
+        })
+        .collect()
 }
 
 fn str_at(v: &Value) -> Option<String> {
@@ -176,6 +200,7 @@ impl Outline {
                 if let Some(t) = pod_template(v) {
                     o.component = str_at(&t["metadata"]["labels"][COMPONENT]);
                     o.refs = pod_references(&t["spec"]);
+                    o.refs.extend(declared_needs(v));
                 }
             }
             "Secret" => {

@@ -91,10 +91,21 @@ pub(super) fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) ->
     }
     timings(g, &c);
     if !g.quiet {
+        let shared = jardin_core::model::SHARED_TENANT;
+        let (services, tenants): (Vec<_>, Vec<_>) = c
+            .tenants
+            .iter()
+            .partition(|t| t.compiled.tenant.id == shared);
+        let services: usize = services.iter().map(|t| t.compiled.apps.len()).sum();
+        let services = match services {
+            0 => String::new(),
+            1 => " and 1 shared service".to_string(),
+            n => format!(" and {n} shared services"),
+        };
         eprintln!(
-            "wrote {} files for {} tenants to {}",
+            "wrote {} files for {} tenants{services} to {}",
             written,
-            c.tenants.len(),
+            tenants.len(),
             output.display()
         );
     }
