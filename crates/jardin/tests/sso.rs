@@ -505,6 +505,14 @@ fn the_realm_import_comes_after_keycloak_and_the_secrets_and_the_database_is_bac
         .filter(|s| s["catalog_app"] == "keycloak")
         .collect();
     assert_eq!(keycloak.len(), 2, "one per cluster");
+    let ids: BTreeSet<&str> = keycloak.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from([
+            "jardin@ada-lovelace/sso/database",
+            "jardin@louise-michel/sso/database"
+        ])
+    );
     for s in keycloak {
         assert_eq!(s["state"], "database");
         assert_eq!(s["status"], "covered");

@@ -222,8 +222,15 @@ pub(crate) struct Piece {
 }
 
 impl Piece {
+    /// `tenant/app/state`; `jardin@<cluster>/app/state` for a shared
+    /// service, which every cluster may run under the same name.
     pub(crate) fn id(&self) -> String {
-        format!("{}/{}/{}", self.tenant, self.instance, self.name)
+        format!(
+            "{}/{}/{}",
+            unit_key(&self.tenant, &self.cluster),
+            self.instance,
+            self.name
+        )
     }
 
     pub(crate) fn effective(&self) -> Option<&Effective> {
@@ -243,12 +250,23 @@ impl Piece {
     }
 }
 
+/// The key of a tenant's unit among the compiled ones: its id, but for the
+/// collective's own tenant (the shared services), which has one unit per
+/// cluster.
+pub(crate) fn unit_key(tenant: &str, cluster: &str) -> String {
+    if tenant == jardin_core::model::SHARED_TENANT {
+        format!("{tenant}@{cluster}")
+    } else {
+        tenant.to_string()
+    }
+}
+
 /// Everything the backup phase knows: every piece of state, in a stable
 /// order (tenant, app, kind, name), and each app's parsed `backup` field.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Coverage {
     pub(crate) pieces: Vec<Piece>,
-    /// (tenant, instance) → parsed `backup` field.
+    /// (tenant's `unit_key`, instance) → parsed `backup` field.
     pub(crate) apps: BTreeMap<(String, String), AppBackup>,
 }
 
@@ -501,7 +519,8 @@ pub(crate) fn resolve(
                     status,
                 });
             }
-            cov.apps.insert((t.id.clone(), instance.clone()), parsed);
+            cov.apps
+                .insert((unit_key(&t.id, &t.cluster), instance.clone()), parsed);
         }
     }
     cov

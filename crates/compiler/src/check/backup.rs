@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use super::network_flows::Namespace;
 use crate::backup::derive;
-use crate::backup::{schedule, Coverage, Gap, Kind, Layer, Piece, Status, APP_BACKUP_FIELDS};
+use crate::backup::{
+    schedule, unit_key, Coverage, Gap, Kind, Layer, Piece, Status, APP_BACKUP_FIELDS,
+};
 use crate::check::{Context, Rule};
 use crate::emit::DesiredObject;
 use jardin_core::code;
@@ -76,8 +78,8 @@ fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
 /// Lookups by tenant and app, built once: the rules stay linear in the
 /// number of tenants (10,000 tenants must check in seconds).
 struct Index<'a> {
-    units: HashMap<&'a str, &'a TenantUnit>,
-    states: HashMap<(&'a str, &'a str), Vec<&'a str>>,
+    units: HashMap<String, &'a TenantUnit>,
+    states: HashMap<(String, &'a str), Vec<&'a str>>,
 }
 
 impl<'a> Index<'a> {
@@ -85,20 +87,24 @@ impl<'a> Index<'a> {
         let units = ctx
             .tenants
             .iter()
-            .map(|u| (u.compiled.tenant.id.as_str(), u))
+            .map(|u| {
+                let t = &u.compiled.tenant;
+                (unit_key(&t.id, &t.cluster), u)
+            })
             .collect();
-        let mut states: HashMap<(&str, &str), Vec<&str>> = HashMap::new();
+        let mut states: HashMap<(String, &str), Vec<&str>> = HashMap::new();
         for p in &ctx.coverage.pieces {
             states
-                .entry((p.tenant.as_str(), p.instance.as_str()))
+                .entry((unit_key(&p.tenant, &p.cluster), p.instance.as_str()))
                 .or_default()
                 .push(p.name.as_str());
         }
         Index { units, states }
     }
 
-    fn unit(&self, tenant: &str) -> Option<&'a TenantUnit> {
-        self.units.get(tenant).copied()
+    /// The unit a piece of state belongs to.
+    fn unit(&self, p: &Piece) -> Option<&'a TenantUnit> {
+        self.units.get(&unit_key(&p.tenant, &p.cluster)).copied()
     }
 }
 
@@ -118,7 +124,7 @@ fn uncovered(ctx: &Context<'_>, idx: &Index<'_>) -> Vec<Diagnostic> {
         if matches!(gap, Gap::CannotRun(_) | Gap::NoSchedule { .. }) {
             continue; // J0862, or the rule that reports the policy's flaw
         }
-        let u = idx.unit(&p.tenant);
+        let u = idx.unit(p);
         let at = u.and_then(|u| u.source_map.get(&format!("apps.{}.backup", p.instance)));
         let (why, help) = match gap {
             Gap::NoPolicy => (
@@ -180,7 +186,7 @@ fn cannot_run(ctx: &Context<'_>, idx: &Index<'_>) -> Vec<Diagnostic> {
         let Status::Uncovered(Gap::CannotRun(why)) = &p.status else {
             continue;
         };
-        let u = idx.unit(&p.tenant);
+        let u = idx.unit(p);
         let at = u.and_then(|u| super::app_span(u, &p.instance, "app"));
         let mut d = Diagnostic::error(
             code::BACKUP_CANNOT_RUN,
@@ -522,7 +528,7 @@ fn same_place(ctx: &Context<'_>, idx: &Index<'_>) -> Vec<Diagnostic> {
         };
         let lives = if p.kind == Kind::Bucket {
             let store = idx
-                .unit(&p.tenant)
+                .unit(p)
                 .and_then(|u| u.compiled.apps.get(&p.instance))
                 .and_then(|a| a.bindings.object_store.as_ref())
                 .and_then(|s| cluster.services.object_stores.get(s));
@@ -549,7 +555,7 @@ fn same_place(ctx: &Context<'_>, idx: &Index<'_>) -> Vec<Diagnostic> {
         } else {
             e.layer("target")
         };
-        let u = idx.unit(&p.tenant);
+        let u = idx.unit(p);
         let plan = u.map_or("", |u| crate::backup::plan_of(c, u));
         if !seen.insert((p.id(), d.target.clone())) {
             continue;
@@ -585,7 +591,7 @@ fn retention(ctx: &Context<'_>, idx: &Index<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for p in &ctx.coverage.pieces {
         let Some(e) = p.policy() else { continue };
-        let Some(u) = idx.unit(&p.tenant) else {
+        let Some(u) = idx.unit(p) else {
             continue;
         };
         let plan_name = crate::backup::plan_of(c, u);
@@ -772,7 +778,11 @@ fn schedules(ctx: &Context<'_>) -> Vec<Diagnostic> {
         let t = &u.compiled.tenant;
         check_override(&t.backup, &u.source_map, "backup", &mut out);
         for name in t.apps.keys() {
-            if let Some(a) = ctx.coverage.apps.get(&(t.id.clone(), name.clone())) {
+            if let Some(a) = ctx
+                .coverage
+                .apps
+                .get(&(unit_key(&t.id, &t.cluster), name.clone()))
+            {
                 check_override(
                     &a.over,
                     &u.source_map,
@@ -797,7 +807,11 @@ fn overrides(ctx: &Context<'_>, idx: &Index<'_>) -> Vec<Diagnostic> {
             named.push(("backup.target".into(), target));
         }
         for name in t.apps.keys() {
-            let Some(a) = ctx.coverage.apps.get(&(t.id.clone(), name.clone())) else {
+            let Some(a) = ctx
+                .coverage
+                .apps
+                .get(&(unit_key(&t.id, &t.cluster), name.clone()))
+            else {
                 continue;
             };
             let at = |f: &str| map.get(&format!("apps.{name}.backup.{f}"));
@@ -829,7 +843,7 @@ fn overrides(ctx: &Context<'_>, idx: &Index<'_>) -> Vec<Diagnostic> {
             }
             let states: &[&str] = idx
                 .states
-                .get(&(t.id.as_str(), name.as_str()))
+                .get(&(unit_key(&t.id, &t.cluster), name.as_str()))
                 .map_or(&[], Vec::as_slice);
             for state in a.exclude.keys() {
                 if !states.contains(&state.as_str()) {
