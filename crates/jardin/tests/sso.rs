@@ -518,3 +518,34 @@ fn the_realm_import_comes_after_keycloak_and_the_secrets_and_the_database_is_bac
         assert_eq!(s["status"], "covered");
     }
 }
+
+/// An app's OIDC client secret is generated in its namespace and pulled by
+/// Keycloak's: a cluster without the generator or the replicator cannot
+/// give it, and J0302 says so for the client.
+#[test]
+fn a_client_secret_needs_the_generator_and_the_replicator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("collective");
+    common::copy_dir(&common::repo().join("examples/collective"), &root);
+    let file = root.join("jardin.ncl");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let edited = text.replacen(
+        "capabilities = [\"cnpg\", \"cert-manager\", \"cosi\", \"k8up\", \"secret-generator\", \"secret-replicator\"],",
+        "capabilities = [\"cnpg\", \"cert-manager\", \"cosi\", \"k8up\", \"secret-generator\"],",
+        1,
+    );
+    assert_ne!(edited, text);
+    std::fs::write(&file, edited).unwrap();
+    let (code, _, stderr) = common::jardin(&["--no-cache", "check", root.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    // Long messages are wrapped on the terminal's width.
+    let flat = stderr
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("faire-ecole/cloud: cluster \"louise-michel\" lacks secret-replicator, needed for the database password in its namespace and its OIDC client secret in the SSO service's namespace"),
+        "{stderr}"
+    );
+}

@@ -51,10 +51,26 @@ fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
             let Some(entry) = ctx.catalog.get(&app.app) else {
                 continue;
             };
-            for (cap, why) in needs(app, entry) {
-                if cluster.has(cap) {
-                    continue;
+            let mut needed = needs(app, entry);
+            // Its OIDC client's secret is generated here and pulled by the
+            // SSO service's namespace (docs/SSO.md).
+            if crate::shared::has_client(ctx.collective, ctx.catalog, t, app) {
+                needed.push(("secret-generator", "its OIDC client secret"));
+                needed.push((
+                    "secret-replicator",
+                    "its OIDC client secret in the SSO service's namespace",
+                ));
+            }
+            // One diagnostic per capability, with every reason for it.
+            let mut missing: Vec<(&str, Vec<&str>)> = Vec::new();
+            for (cap, why) in needed.into_iter().filter(|(c, _)| !cluster.has(c)) {
+                match missing.iter_mut().find(|(c, _)| *c == cap) {
+                    Some((_, whys)) => whys.push(why),
+                    None => missing.push((cap, vec![why])),
                 }
+            }
+            for (cap, whys) in missing {
+                let why = whys.join(" and ");
                 out.push(
                     Diagnostic::error(
                         code::MISSING_CAPABILITY,
