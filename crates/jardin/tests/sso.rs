@@ -7,34 +7,11 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use serde_json::Value;
 
-/// The built manifests of a config root, by path below `k8s/`.
-fn build(root: &Path) -> BTreeMap<String, Value> {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out");
-    let (code, _, stderr) = common::jardin(&[
-        "build",
-        root.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--no-cache",
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    common::tree(&out.join("k8s"))
-        .into_iter()
-        .filter(|(p, _)| p.ends_with(".yaml"))
-        .map(|(p, bytes)| {
-            let text = String::from_utf8(bytes).unwrap();
-            (p, yaml_serde::from_str(&text).unwrap())
-        })
-        .collect()
-}
-
 fn collective() -> BTreeMap<String, Value> {
-    build(&common::repo().join("examples/collective"))
+    common::built_manifests(&common::repo().join("examples/collective"))
 }
 
 fn env(container: &Value) -> BTreeMap<String, Value> {

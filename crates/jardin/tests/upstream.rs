@@ -6,39 +6,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde_json::Value;
 
 /// The built manifests of examples/collective, by path below `k8s/`.
 fn collective() -> BTreeMap<String, Value> {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out");
-    let (code, _, stderr) = common::jardin(&[
-        "build",
-        "examples/collective",
-        "-o",
-        out.to_str().unwrap(),
-        "--no-cache",
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    let mut objects = BTreeMap::new();
-    read(&out.join("k8s"), &out.join("k8s"), &mut objects);
+    let objects = common::built_manifests(&common::repo().join("examples/collective"));
     assert!(objects.len() > 200, "{}", objects.len());
     objects
-}
-
-fn read(base: &Path, dir: &Path, out: &mut BTreeMap<String, Value>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            read(base, &p, out);
-        } else if p.extension().is_some_and(|x| x == "yaml") {
-            let text = std::fs::read_to_string(&p).unwrap();
-            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
-            out.insert(rel, yaml_serde::from_str(&text).unwrap());
-        }
-    }
 }
 
 fn of_kind<'a>(

@@ -74,3 +74,27 @@ pub(crate) fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     }
     out
 }
+
+/// The manifests a build of `root` writes, by path below `k8s/`, parsed.
+pub(crate) fn built_manifests(
+    root: &Path,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let (code, _, stderr) = jardin(&[
+        "build",
+        root.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--no-cache",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    tree(&out.join("k8s"))
+        .into_iter()
+        .filter(|(p, _)| p.ends_with(".yaml"))
+        .map(|(p, bytes)| {
+            let text = String::from_utf8(bytes).unwrap();
+            (p, yaml_serde::from_str(&text).unwrap())
+        })
+        .collect()
+}
