@@ -624,7 +624,6 @@ fn compile_shared_services(
             Err(d) => out.diagnostics.extend(d),
         }
     }
-    out.timings.tenants = out.tenants.len();
 }
 
 /// Adds what is reported only when everything before it passed, in this
