@@ -160,6 +160,8 @@ registry! {
         "A tenant serves a hostname that is neither one of the zones listed in its `zones` nor below one. jardin derives DNS records only inside zones a tenant owns, so the hostname would never resolve, and a tenant must not serve names of zones it does not own.";
     ZONE_OWNED_TWICE = "J0212", "zone owned by two tenants",
         "Two tenants list the same zone in `zones`. A zone has one owner, who decides what is served under it; shared zones would let one tenant claim the other's names.";
+    RESERVED_TENANT_ID = "J0213", "reserved tenant id",
+        "A tenant file uses the id `jardin`, which names the collective's own tenant: its shared services (single sign-on, office) are compiled under it, in namespaces `jardin-<name>`. A tenant with that id would share their namespaces and their place in every report.";
     OBJECT_NAME_UNUSABLE = "J0230", "object name unusable",
         "An object an app renders has a kind, a namespace or a name that can name neither a Kubernetes object nor a file of the output: a kind must be letters and digits, a namespace a DNS label, a name 1 to 253 characters, not `.` or `..`, without `/`, `%` or control characters, and `<kind>-<name>.yaml` at most 255 bytes (one file name). Each object is written to `k8s/<cluster>/<namespace>/<kind>-<name>.yaml`, so such a name could make the build write outside its output directory: the tenant's objects are not written, and nothing is published. The catalog app's render function (often a collective's own `catalog/` app) must be fixed.";
     INCOMPATIBLE_SERVICE = "J0301", "incompatible service",
