@@ -14,6 +14,19 @@ fn collective() -> BTreeMap<String, Value> {
     common::built_manifests(&common::repo().join("examples/collective"))
 }
 
+/// A copy of examples/collective with the first `from` of `file` replaced
+/// by `to` (which must be there): the directory, and the root in it.
+fn edited_collective(file: &str, from: &str, to: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("collective");
+    common::copy_dir(&common::repo().join("examples/collective"), &root);
+    let path = root.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file} has no {from}");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    (tmp, root)
+}
+
 fn env(container: &Value) -> BTreeMap<String, Value> {
     container["env"]
         .as_array()
@@ -344,19 +357,11 @@ fn collabora_trusts_exactly_its_clusters_office_hosts() {
 /// client's URIs, and no other realm changes.
 #[test]
 fn a_changed_host_changes_exactly_that_clients_redirect_uris_in_the_plan() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("collective");
-    common::copy_dir(&common::repo().join("examples/collective"), &root);
-    let file = root.join("tenants/faire-ecole.ncl");
-    let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(
-        &file,
-        text.replace(
-            "pad = { app = \"hedgedoc\", host = \"pad.faire-ecole.org\" }",
-            "pad = { app = \"hedgedoc\", host = \"notes.faire-ecole.org\" }",
-        ),
-    )
-    .unwrap();
+    let (_tmp, root) = edited_collective(
+        "tenants/faire-ecole.ncl",
+        "pad = { app = \"hedgedoc\", host = \"pad.faire-ecole.org\" }",
+        "pad = { app = \"hedgedoc\", host = \"notes.faire-ecole.org\" }",
+    );
     let live = common::repo().join("examples/collective/live-unchanged");
     let (code, stdout, stderr) = common::jardin(&[
         "--no-cache",
@@ -501,18 +506,11 @@ fn the_realm_import_comes_after_keycloak_and_the_secrets_and_the_database_is_bac
 /// give it, and J0302 says so for the client.
 #[test]
 fn a_client_secret_needs_the_generator_and_the_replicator() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("collective");
-    common::copy_dir(&common::repo().join("examples/collective"), &root);
-    let file = root.join("jardin.ncl");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let edited = text.replacen(
+    let (_tmp, root) = edited_collective(
+        "jardin.ncl",
         "capabilities = [\"cnpg\", \"cert-manager\", \"cosi\", \"k8up\", \"secret-generator\", \"secret-replicator\"],",
         "capabilities = [\"cnpg\", \"cert-manager\", \"cosi\", \"k8up\", \"secret-generator\"],",
-        1,
     );
-    assert_ne!(edited, text);
-    std::fs::write(&file, edited).unwrap();
     let (code, _, stderr) = common::jardin(&["--no-cache", "check", root.to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
     // Long messages are wrapped on the terminal's width.
