@@ -159,7 +159,8 @@ def server_side(obj, cluster):
         pod_defaults(jt["spec"]["template"]["spec"])
         obj["status"] = {"lastScheduleTime": "2026-09-14T09:05:00Z", "lastSuccessfulTime": "2026-09-14T09:05:41Z"}
     elif kind == "Service":
-        ip = "10.43.%d.%d" % (int(h("ip", ident)[:2], 16), int(h("ip", ident)[2:4], 16) % 254 + 1)
+        # A headless Service keeps "None": the server allocates no address.
+        ip = spec.get("clusterIP") or "10.43.%d.%d" % (int(h("ip", ident)[:2], 16), int(h("ip", ident)[2:4], 16) % 254 + 1)
         spec["clusterIP"] = ip
         spec["clusterIPs"] = [ip]
         spec.setdefault("internalTrafficPolicy", "Cluster")

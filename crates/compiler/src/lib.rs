@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod backup;
+pub mod catalog_page;
 pub mod check;
 pub mod dns;
 pub mod emit;

@@ -162,10 +162,12 @@ registry! {
         "Two tenants list the same zone in `zones`. A zone has one owner, who decides what is served under it; shared zones would let one tenant claim the other's names.";
     RESERVED_TENANT_ID = "J0213", "reserved tenant id",
         "A tenant file uses the id `jardin`, which names the collective's own tenant: its shared services (single sign-on, office) are compiled under it, in namespaces `jardin-<name>`. A tenant with that id would share their namespaces and their place in every report.";
+    WWW_TWIN_MISSING = "J0214", "www twin missing",
+        "The app answers on both a domain and its `www.` name and redirects one to the other (its catalog entry says `www_twin = true`: wordpress). Its host is a tenant's zone apex or `www.` under it, and the other name is not among its `aliases`: visitors who type it get no site, and no certificate covers it. Add it to `aliases`.";
     OBJECT_NAME_UNUSABLE = "J0230", "object name unusable",
         "An object an app renders has a kind, a namespace or a name that can name neither a Kubernetes object nor a file of the output: a kind must be letters and digits, a namespace a DNS label, a name 1 to 253 characters, not `.` or `..`, without `/`, `%` or control characters, and `<kind>-<name>.yaml` at most 255 bytes (one file name). Each object is written to `k8s/<cluster>/<namespace>/<kind>-<name>.yaml`, so such a name could make the build write outside its output directory: the tenant's objects are not written, and nothing is published. The catalog app's render function (often a collective's own `catalog/` app) must be fixed.";
     INCOMPATIBLE_SERVICE = "J0301", "incompatible service",
-        "An app is bound to a shared Postgres cluster that does not meet its needs: a major version below the app's minimum, a collation other than the one it requires, or a missing extension. The app would fail at start or, worse, corrupt its data later.";
+        "An app is bound to a shared Postgres cluster that does not meet its needs: a major version below the app's minimum, a collation other than the one it requires, or a missing extension. Or its catalog entry needs a newer MariaDB than the one jardin runs for it (docs/SERVICES.md). The app would fail at start or, worse, corrupt its data later.";
     MISSING_CAPABILITY = "J0302", "missing cluster capability",
         "An app needs an operator or CRD that its cluster does not declare in `capabilities`: cert-manager for TLS, CloudNativePG (`cnpg`) and the secret replicator for databases, COSI for buckets, the secret generator for generated secrets, k8up for volume backups. The objects jardin emits for it would be rejected or ignored by the cluster.";
     BINDING_CROSSES_CLUSTERS = "J0303", "binding crosses clusters",

@@ -12,6 +12,10 @@ pub const SELECTOR: &str = "app.kubernetes.io/managed-by=jardin";
 /// Annotation read by the in-cluster secret generator: values are created
 /// there, once, and never pass through jardin or git.
 pub const GENERATE_ANNOTATION: &str = "secret-generator.v1.mittwald.de/autogenerate";
+/// k8up skips a PersistentVolumeClaim annotated with this set to "false".
+pub const K8UP_BACKUP_ANNOTATION: &str = "k8up.io/backup";
+/// The generator's encoding of the values it creates (default: base64).
+pub const GENERATE_ENCODING_ANNOTATION: &str = "secret-generator.v1.mittwald.de/encoding";
 
 /// The secret replicator (mittwald's kubernetes-replicator): a Secret
 /// annotated `replicate-from: NS/NAME` pulls its data from that Secret, which

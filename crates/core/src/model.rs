@@ -415,11 +415,12 @@ pub struct ResolvedBindings {
     pub smtp: Option<String>,
 }
 
+/// An instance's size, as its plan and catalog entry give it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-pub(crate) struct Resources {
-    pub(crate) cpu: String,
-    pub(crate) memory: String,
-    pub(crate) storage: String,
+pub struct Resources {
+    pub cpu: String,
+    pub memory: String,
+    pub storage: String,
 }
 
 /// One app instance after resolution against the collective and catalog.
@@ -441,7 +442,7 @@ pub struct CompiledApp {
     #[serde(default)]
     pub(crate) replicas: Option<u32>,
     #[serde(default)]
-    pub(crate) resources: Option<Resources>,
+    pub resources: Option<Resources>,
     /// The objects the catalog's render function produced.
     pub objects: Vec<serde_json::Value>,
     /// The network flows the instance needs, resolved against its cluster
@@ -545,7 +546,43 @@ pub struct Requires {
     #[serde(default)]
     pub buckets: Vec<BucketNeed>,
     #[serde(default)]
-    pub(crate) smtp: bool,
+    pub smtp: bool,
+    /// A MariaDB server of the app's own, which jardin runs
+    /// (`emit::services`).
+    #[serde(default)]
+    pub mariadb: Option<MariadbNeed>,
+    /// A Redis server of the app's own, which jardin runs.
+    #[serde(default)]
+    pub redis: Option<RedisNeed>,
+    /// A MongoDB replica set of the app's own, which jardin runs.
+    #[serde(default)]
+    pub mongodb: Option<MongodbNeed>,
+}
+
+/// What an app needs of its MongoDB server.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MongodbNeed {
+    /// The oldest release the app supports, as "major.minor".
+    pub min_version: String,
+}
+
+/// What an app needs of its MariaDB server.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MariadbNeed {
+    /// The oldest release the app supports, as "major.minor".
+    pub min_version: String,
+}
+
+/// What an app needs of its Redis server.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisNeed {
+    /// The data outlives a restart (append-only file on a volume): the app
+    /// keeps queues there, not only a cache.
+    #[serde(default)]
+    pub persistent: bool,
 }
 
 /// A piece of data an app keeps, as its catalog entry declares it.
@@ -564,6 +601,10 @@ pub enum StateKind {
     Database,
     Bucket,
     Volume,
+    /// The app's own MariaDB server (`requires.mariadb`), dumped.
+    Mariadb,
+    /// The app's own MongoDB replica set (`requires.mongodb`), dumped.
+    Mongodb,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -582,11 +623,11 @@ pub struct Versions {
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct SizeProfile {
-    pub(crate) cpu: String,
-    pub(crate) memory: String,
-    pub(crate) storage: String,
-    pub(crate) replicas: u32,
+pub struct SizeProfile {
+    pub cpu: String,
+    pub memory: String,
+    pub storage: String,
+    pub replicas: u32,
 }
 
 /// A catalog app's metadata (everything but its render function).
@@ -599,7 +640,7 @@ pub struct CatalogApp {
     pub requires: Requires,
     pub state: Vec<StateItem>,
     pub secrets: BTreeMap<String, SecretDecl>,
-    pub(crate) sizes: BTreeMap<String, SizeProfile>,
+    pub sizes: BTreeMap<String, SizeProfile>,
     /// Components that cannot run more than one replica, even on a highly
     /// available plan.
     pub singletons: Vec<String>,
@@ -619,6 +660,15 @@ pub struct CatalogApp {
     /// The app opens office documents with the shared office service.
     #[serde(default)]
     pub office: bool,
+    /// The app answers on its host's `www.` twin too, and redirects it.
+    #[serde(default)]
+    pub www_twin: bool,
+    /// The upstream documents its facts come from.
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Its settings' defaults (`{} | Settings`), for its docs page.
+    #[serde(default)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
 }
 
 /// An app's OIDC client, as its catalog entry declares it.

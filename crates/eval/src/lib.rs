@@ -332,7 +332,8 @@ impl Evaluator {
 
     fn catalog_metadata(&self) -> Result<serde_json::Value, Vec<Diagnostic>> {
         let main = "let catalog = import \"jardin/catalog/index.ncl\" in \
-                    std.record.map (fun _id app => std.record.remove \"render\" (std.record.remove \"Settings\" app)) catalog"
+                    let defaults = fun s => std.array.fold_left (fun acc k => std.record.insert k (if %record/field_is_defined% k s then s.\"%{k}\" else null) acc) {} (std.record.fields s) in \
+                    std.record.map (fun _id app => std.record.insert \"settings\" (defaults app.Settings) (std.record.remove \"render\" (std.record.remove \"Settings\" app))) catalog"
             .to_string();
         self.with_context(|worker| self.eval_library_program(worker, "catalog-main", main))
     }

@@ -242,6 +242,34 @@ fn resolve_app(
         None => Value::Null,
         Some(r) => json!({ "host": r.get("host")?, "port": r.get("port")?, "from": mail_from }),
     };
+    // The app's own servers (crates/compiler/src/emit/services.rs).
+    let app_ident = entry.get("id")?.as_str()?.replace('-', "_");
+    let mariadb = match requires.get("mariadb") {
+        None => Value::Null,
+        Some(_) => {
+            json!({ "host": "mariadb", "port": 3306, "database": app_ident, "user": app_ident, "secret": "mariadb" })
+        }
+    };
+    let redis = match requires.get("redis") {
+        None => Value::Null,
+        Some(_) => json!({ "host": "redis", "port": 6379, "secret": "redis" }),
+    };
+    let mongodb = match requires.get("mongodb") {
+        None => Value::Null,
+        Some(_) => {
+            json!({ "host": "mongodb-0.mongodb", "port": 27017, "replica_set": "rs0", "database": app_ident, "user": "root", "secret": "mongodb" })
+        }
+    };
+    let www_twin = match entry.get("www_twin") {
+        Some(Value::Bool(true)) => {
+            let host = host.as_str()?;
+            match host.strip_prefix("www.") {
+                Some(apex) => json!(apex),
+                None => json!(format!("www.{host}")),
+            }
+        }
+        _ => Value::Null,
+    };
     let ctx = json!({
         "name": instance,
         "tenant": { "id": id, "display_name": tenant.get("display_name")? },
@@ -271,6 +299,10 @@ fn resolve_app(
         "postgres": postgres,
         "buckets": buckets,
         "smtp": smtp,
+        "mariadb": mariadb,
+        "redis": redis,
+        "mongodb": mongodb,
+        "www_twin": www_twin,
         "settings": settings,
         "sso": null,
         "office": null,

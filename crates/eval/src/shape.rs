@@ -37,6 +37,7 @@ const NAME_SLOTS: &[&str] = &[
     "/name",
     "/namespace",
     "/host",
+    "/www_twin",
     "/selector/app.kubernetes.io~1instance",
     "/postgres/database",
     "/postgres/user",

@@ -277,24 +277,33 @@ fn a_collective_change_is_seen_by_every_tenant_it_reaches() {
         .filter(|p| p.contains("SMTP_PORT"))
         .collect();
     assert!(!ports.is_empty(), "{json}");
-    // Every Nextcloud sends mail through the relay: its Deployment and the
-    // egress of its pods (which allows the relay's port, and no other)
-    // change. So does each cluster's Keycloak, whose realms send their
-    // invitations through it: the realms, their import (a new Job replaces
-    // the old one), and Keycloak's egress. Nothing else.
+    // Every Nextcloud, WordPress, Discourse and Rocket.Chat sends mail through the relay:
+    // their Deployments and the egress of their pods (which allows the
+    // relay's port, and no other) change. So does each cluster's Keycloak,
+    // whose realms send their invitations through it: the realms, their
+    // import (a new Job replaces the old one), and Keycloak's egress.
+    // Nothing else.
+    let mailers = [
+        "nextcloud",
+        "wordpress",
+        "discourse",
+        "sidekiq",
+        "rocketchat",
+    ];
     assert!(
-        changes
-            .iter()
-            .all(|c| (c["kind"] == "Deployment" && c["name"] == "nextcloud")
-                || (c["kind"] == "NetworkPolicy"
-                    && (c["name"] == "allow-nextcloud-egress"
-                        || c["name"] == "allow-nextcloud-cron-egress"
-                        || c["name"] == "allow-keycloak-egress"))
-                || (c["namespace"] == "jardin-sso"
-                    && ((c["kind"] == "ConfigMap" && c["name"] == "realms")
-                        || (c["kind"] == "Job"
-                            && c["name"].as_str().unwrap().starts_with("realm-import-"))))),
+        changes.iter().all(|c| (c["kind"] == "Deployment"
+            && mailers.iter().any(|m| c["name"] == *m))
+            || (c["kind"] == "NetworkPolicy"
+                && (mailers
+                    .iter()
+                    .any(|m| c["name"] == format!("allow-{m}-egress"))
+                    || c["name"] == "allow-nextcloud-cron-egress"
+                    || c["name"] == "allow-keycloak-egress"))
+            || (c["namespace"] == "jardin-sso"
+                && ((c["kind"] == "ConfigMap" && c["name"] == "realms")
+                    || (c["kind"] == "Job"
+                        && c["name"].as_str().unwrap().starts_with("realm-import-"))))),
         "{json}"
     );
-    assert_eq!(changes.len(), 26, "{json}");
+    assert_eq!(changes.len(), 34, "{json}");
 }

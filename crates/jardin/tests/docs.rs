@@ -141,3 +141,41 @@ fn every_rule_code_has_a_fixture() {
         }
     }
 }
+
+/// docs/catalog/<app>.md is each catalog entry's page, as `jardin catalog
+/// show APP` prints it; one page per app, none left from a removed one.
+#[test]
+fn catalog_pages_are_generated_from_the_entries() {
+    let dir = repo().join("docs/catalog");
+    let catalog = jardin_compiler::pipeline::catalog().expect("the embedded catalog");
+    let update = std::env::var_os("JARDIN_UPDATE_GOLDEN").is_some();
+    if update {
+        std::fs::create_dir_all(&dir).unwrap();
+    }
+    let mut stale = Vec::new();
+    for (id, app) in catalog {
+        let path = dir.join(format!("{id}.md"));
+        let page = jardin_compiler::catalog_page::page(app);
+        if update {
+            std::fs::write(&path, &page).unwrap();
+        }
+        if std::fs::read_to_string(&path).unwrap_or_default() != page {
+            stale.push(id.clone());
+        }
+    }
+    let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter_map(|n| n.strip_suffix(".md").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let extra: Vec<&String> = on_disk
+        .iter()
+        .filter(|n| !catalog.contains_key(*n))
+        .collect();
+    assert!(
+        stale.is_empty() && extra.is_empty(),
+        "docs/catalog is out of date ({stale:?} differ, {extra:?} have no app): JARDIN_UPDATE_GOLDEN=1 cargo test --test docs"
+    );
+}

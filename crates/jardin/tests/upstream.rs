@@ -485,8 +485,7 @@ fn backup_pods_reach_the_kubernetes_api_and_their_repository() {
         if objects.contains_key(&format!("{dir}/prebackuppod-bucket-data.yaml")) {
             let rclone = &objects[&format!("{dir}/networkpolicy-allow-bucket-data-egress.yaml")];
             assert_eq!(
-                rclone["spec"]["podSelector"]["matchLabels"]["k8up.syn.tools/preBackupPod"],
-                "bucket-data",
+                rclone["spec"]["podSelector"]["matchLabels"]["k8up.io/preBackupPod"], "bucket-data",
                 "{dir}"
             );
         }

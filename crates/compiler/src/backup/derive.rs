@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value};
 
 use super::schedule;
-use super::{source_secret, Coverage, Kind, Method, Piece, Status};
+use super::{source_secret, Coverage, Engine, Kind, Method, Piece, Status};
 use crate::emit::k8s::add_labels;
 use crate::emit::DesiredObject;
 use jardin_core::kube::{GENERATE_ANNOTATION, MANAGED_BY, TENANT_LABEL};
@@ -34,8 +34,7 @@ pub(crate) const BACKUP_NAMESPACE: &str = "jardin-backup";
 const REPLICATE_FROM: &str = "replicator.v1.mittwald.de/replicate-from";
 const REPLICATION_ALLOWED: &str = "replicator.v1.mittwald.de/replication-allowed";
 const REPLICATION_NAMESPACES: &str = "replicator.v1.mittwald.de/replication-allowed-namespaces";
-/// k8up skips a PVC annotated with this set to "false".
-pub(crate) const K8UP_BACKUP_ANNOTATION: &str = "k8up.io/backup";
+pub(crate) use jardin_core::kube::K8UP_BACKUP_ANNOTATION;
 const RCLONE_IMAGE: &str = "docker.io/rclone/rclone:1.69";
 const BUSYBOX_IMAGE: &str = "docker.io/library/busybox:1.37";
 /// Secret names in an app namespace.
@@ -48,8 +47,11 @@ pub(crate) const K8UP_JOB_LABEL: &str = "k8upjob";
 pub(crate) const BARMAN_CLOUD_PLUGIN: &str = "barman-cloud.cloudnative-pg.io";
 /// The API of the plugin's `ObjectStore`.
 pub(crate) const OBJECT_STORE_API: &str = "barmancloud.cnpg.io/v1";
-/// The label k8up gives the pods of a PreBackupPod: its name.
-pub(crate) const PRE_BACKUP_POD_LABEL: &str = "k8up.syn.tools/preBackupPod";
+/// The label k8up gives the pods of a PreBackupPod: its name (k8up 2.x:
+/// operator/backupcontroller/prebackup_utils.go, `generateDeployments`,
+/// which replaces the template's labels with this one and
+/// `k8up.io/backupCommandPod`).
+pub(crate) const PRE_BACKUP_POD_LABEL: &str = "k8up.io/preBackupPod";
 
 /// How long a piece is kept.
 #[derive(Clone, Debug, PartialEq)]
@@ -166,6 +168,12 @@ pub(crate) fn detail(
         Method::K8upEscrow => {
             objects.push(obj_path(&p.cluster, &p.namespace, "PreBackupPod", "escrow"));
         }
+        Method::K8upDump => objects.push(obj_path(
+            &p.cluster,
+            &p.namespace,
+            "PreBackupPod",
+            &format!("dump-{}", p.name),
+        )),
         _ => {}
     }
     Some(Detail {
@@ -265,6 +273,73 @@ rm -rf /scratch/data; rclone copy --quiet \"src:$(v bucketName)\" /scratch/data;
                 {"name": "cosi", "secret": {"secretName": format!("bucket-{purpose}")}},
                 {"name": "scratch", "emptyDir": {}},
             ],
+        }},
+    });
+    o
+}
+
+/// Dumps a database server jardin runs for the app (`emit::services`): k8up
+/// runs the engine's dump client in a pod of the server's image, which
+/// reaches the server over the network and writes one consistent dump to
+/// stdout. The password goes into a file in the pod's scratch space, never
+/// on a command line.
+/// - MariaDB: `mariadb-dump --single-transaction` reads InnoDB in one
+///   snapshot without locking the app out;
+/// - MongoDB: `mongodump --oplog` adds the operations made during the dump,
+///   so that a restore with `--oplogReplay` is consistent at its end.
+fn dump_pod(namespace: &str, state: &str, engine: Engine) -> Value {
+    use crate::emit::services::{mongodb_member, MARIADB, MARIADB_IMAGE, MONGODB, MONGODB_IMAGE};
+    let (image, secret, key, extension, script) = match engine {
+        Engine::Mariadb => (
+            MARIADB_IMAGE,
+            MARIADB,
+            "root-password",
+            ".sql",
+            format!(
+                "set -e; umask 077; printf '[client]\\npassword=%s\\n' \"$DB_PASSWORD\" > /scratch/client.cnf; \
+mariadb-dump --defaults-extra-file=/scratch/client.cnf --host={MARIADB} --user=root \
+--single-transaction --routines --events --triggers --all-databases"
+            ),
+        ),
+        Engine::Mongodb => (
+            MONGODB_IMAGE,
+            MONGODB,
+            "root-password",
+            ".archive.gz",
+            format!(
+                "set -e; umask 077; printf 'password: \"%s\"\\n' \"$DB_PASSWORD\" > /scratch/dump.yaml; \
+mongodump --config=/scratch/dump.yaml --host={} --username=root --authenticationDatabase=admin \
+--archive --gzip --oplog",
+                mongodb_member(namespace)
+            ),
+        ),
+    };
+    let mut o = object(
+        "k8up.io/v1",
+        "PreBackupPod",
+        &format!("dump-{state}"),
+        namespace,
+    );
+    let mut security = container_security();
+    // The image's own user (`mysql`, `mongodb`: 999).
+    security["runAsUser"] = json!(999);
+    o["spec"] = json!({
+        "backupCommand": "sh -c 'eval \"$JARDIN_BACKUP\"'",
+        "fileExtension": extension,
+        "pod": {"spec": {
+            "containers": [{
+                "name": "dump",
+                "image": image,
+                "command": ["sleep", "infinity"],
+                "env": [
+                    {"name": "JARDIN_BACKUP", "value": script},
+                    {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}},
+                    {"name": "HOME", "value": "/scratch"},
+                ],
+                "securityContext": security,
+                "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}],
+            }],
+            "volumes": [{"name": "scratch", "emptyDir": {}}],
         }},
     });
     o
@@ -410,6 +485,7 @@ fn derive(collective: &Collective, cov: &Coverage, scope: Scope) -> Vec<DesiredO
             match p.method {
                 Method::K8upRclone => objs.push(bucket_pod(ns, &p.name)),
                 Method::K8upEscrow => secrets.push(p.name.as_str()),
+                Method::K8upDump => objs.extend(p.engine.map(|e| dump_pod(ns, &p.name, e))),
                 _ => {}
             }
         }
@@ -549,6 +625,7 @@ pub(crate) fn pod_flows(collective: &Collective, app: &K8upApp<'_>) -> Vec<Flow>
         return Vec::new();
     };
     let mut out = Vec::new();
+    let mut server_halves = Vec::new();
     let mut add = |group: &str,
                    pods: &BTreeMap<String, String>,
                    peer_name: &str,
@@ -597,6 +674,64 @@ pub(crate) fn pod_flows(collective: &Collective, app: &K8upApp<'_>) -> Vec<Flow>
             ),
         );
     }
+    for p in app.pieces.iter().filter(|p| p.method == Method::K8upDump) {
+        use crate::emit::services::{MARIADB, MARIADB_PORT, MONGODB, MONGODB_PORT};
+        let (server_name, server_port, client) = match p.engine {
+            Some(Engine::Mongodb) => (MONGODB, MONGODB_PORT, "mongodump"),
+            _ => (MARIADB, MARIADB_PORT, "mariadb-dump"),
+        };
+        let name = format!("dump-{}", p.name);
+        let pods = BTreeMap::from([(PRE_BACKUP_POD_LABEL.to_string(), name.clone())]);
+        add(
+            &name,
+            &pods,
+            "dns",
+            &format!("{client} resolves the server's Service."),
+            flows::dns(cluster),
+        );
+        let server = BTreeMap::from([
+            ("app.kubernetes.io/name".to_string(), p.app.clone()),
+            (
+                "app.kubernetes.io/instance".to_string(),
+                p.namespace.clone(),
+            ),
+            (
+                "app.kubernetes.io/component".to_string(),
+                server_name.to_string(),
+            ),
+        ]);
+        let port = vec![FlowPort {
+            protocol: "TCP".into(),
+            port: Some(server_port),
+        }];
+        add(
+            &name,
+            &pods,
+            server_name,
+            &format!("{client} reads every database from the app's server."),
+            (
+                Peer::Pods {
+                    namespace: None,
+                    labels: server.clone(),
+                },
+                port.clone(),
+            ),
+        );
+        // The server's half of the same flow, in a policy of its own: the
+        // app's flows to the server have theirs.
+        server_halves.push(Flow {
+            name: flows::flow_name(server_name, Direction::Ingress, &name),
+            why: format!("The backup's {client} reads every database."),
+            direction: Direction::Ingress,
+            group: format!("{server_name}-{name}"),
+            pods: server,
+            peer: Peer::Pods {
+                namespace: None,
+                labels: pods.clone(),
+            },
+            ports: port,
+        });
+    }
     for p in app.pieces.iter().filter(|p| p.method == Method::K8upRclone) {
         let name = format!("bucket-{}", p.name);
         let pods = BTreeMap::from([(PRE_BACKUP_POD_LABEL.to_string(), name.clone())]);
@@ -631,6 +766,7 @@ pub(crate) fn pod_flows(collective: &Collective, app: &K8upApp<'_>) -> Vec<Flow>
             );
         }
     }
+    out.extend(server_halves);
     out
 }
 
@@ -756,6 +892,7 @@ mod tests {
             method,
             pg: (kind == Kind::Database).then(|| ("databases".into(), "pg".into())),
             object_store: None,
+            engine: None,
             status: Status::Covered(Box::new(Effective {
                 policy,
                 origin: [("target", Layer::Collective)].into_iter().collect(),

@@ -117,6 +117,8 @@ pub(crate) enum Kind {
     Bucket,
     Volume,
     Secret,
+    /// A database server of the app's own, read by its dump client.
+    Dump,
 }
 
 impl From<StateKind> for Kind {
@@ -125,6 +127,7 @@ impl From<StateKind> for Kind {
             StateKind::Database => Kind::Database,
             StateKind::Bucket => Kind::Bucket,
             StateKind::Volume => Kind::Volume,
+            StateKind::Mariadb | StateKind::Mongodb => Kind::Dump,
         }
     }
 }
@@ -136,6 +139,7 @@ impl Kind {
             Kind::Bucket => "bucket",
             Kind::Volume => "volume",
             Kind::Secret => "secret",
+            Kind::Dump => "dump",
         }
     }
 }
@@ -152,6 +156,9 @@ pub(crate) enum Method {
     K8upRclone,
     /// A k8up PreBackupPod streams the secret into restic (escrow).
     K8upEscrow,
+    /// A k8up PreBackupPod runs the database's dump client and streams the
+    /// dump into restic.
+    K8upDump,
 }
 
 impl Method {
@@ -161,6 +168,7 @@ impl Method {
             Method::K8upVolume => "k8up-volume",
             Method::K8upRclone => "k8up-rclone",
             Method::K8upEscrow => "k8up-escrow",
+            Method::K8upDump => "k8up-dump",
         }
     }
 
@@ -218,7 +226,17 @@ pub(crate) struct Piece {
     /// For buckets: the object store the app is bound to, which the
     /// backup's rclone pod reads.
     pub(crate) object_store: Option<String>,
+    /// For dumps: the server's engine.
+    pub(crate) engine: Option<Engine>,
     pub(crate) status: Status,
+}
+
+/// A database server jardin runs for an app (`emit::services`), whose
+/// dump client backs it up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Engine {
+    Mariadb,
+    Mongodb,
 }
 
 impl Piece {
@@ -460,6 +478,17 @@ pub(crate) fn resolve(
                 .iter()
                 .map(|s| (s.name.clone(), Kind::from(s.kind), s.criticality.clone()))
                 .collect();
+            let engine_of = |name: &str| {
+                entry
+                    .state
+                    .iter()
+                    .find(|s| s.name == name)
+                    .and_then(|s| match s.kind {
+                        StateKind::Mariadb => Some(Engine::Mariadb),
+                        StateKind::Mongodb => Some(Engine::Mongodb),
+                        _ => None,
+                    })
+            };
             for (name, decl) in &entry.secrets {
                 if decl.encrypts_data
                     && !items
@@ -476,6 +505,7 @@ pub(crate) fn resolve(
                     Kind::Volume => Method::K8upVolume,
                     Kind::Bucket => Method::K8upRclone,
                     Kind::Secret => Method::K8upEscrow,
+                    Kind::Dump => Method::K8upDump,
                 };
                 let status = if let Some(reason) = &parsed.disabled {
                     Status::OptedOut {
@@ -495,6 +525,11 @@ pub(crate) fn resolve(
                     }
                 } else {
                     Status::Uncovered(Gap::NoPolicy)
+                };
+                let engine = if kind == Kind::Dump {
+                    engine_of(&name)
+                } else {
+                    None
                 };
                 cov.pieces.push(Piece {
                     tenant: t.id.clone(),
@@ -516,6 +551,7 @@ pub(crate) fn resolve(
                     } else {
                         None
                     },
+                    engine,
                     status,
                 });
             }

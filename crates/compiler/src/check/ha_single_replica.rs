@@ -37,6 +37,7 @@ fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
                 let component = d["metadata"]["name"].as_str().unwrap_or("");
                 if d["spec"]["replicas"].as_u64().unwrap_or(1) >= 2
                     || singletons.iter().any(|s| s == component)
+                    || crate::emit::services::SERVERS.contains(&component)
                 {
                     continue;
                 }

@@ -1,4 +1,5 @@
-//! J0301: a bound Postgres that does not meet the app's needs.
+//! J0301: a bound Postgres that does not meet the app's needs, or an app
+//! that needs a newer MariaDB than the one jardin runs for it.
 
 use super::{Context, Rule};
 use jardin_core::code;
@@ -25,6 +26,7 @@ fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
             continue;
         };
         for (name, app) in &unit.compiled.apps {
+            out.extend(own_servers(ctx, unit, name, app));
             let Some(need) = ctx
                 .catalog
                 .get(&app.app)
@@ -81,4 +83,50 @@ fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// The servers jardin runs for the app (docs/SERVICES.md): its catalog
+/// entry may need a newer release than jardin's.
+fn own_servers(
+    ctx: &Context<'_>,
+    unit: &jardin_core::model::TenantUnit,
+    name: &str,
+    app: &jardin_core::model::CompiledApp,
+) -> Vec<Diagnostic> {
+    use crate::emit::services;
+    let Some(entry) = ctx.catalog.get(&app.app) else {
+        return Vec::new();
+    };
+    let needs = [
+        (
+            "MariaDB",
+            entry.requires.mariadb.as_ref().map(|n| &n.min_version),
+            services::MARIADB_VERSION,
+        ),
+        (
+            "MongoDB",
+            entry.requires.mongodb.as_ref().map(|n| &n.min_version),
+            services::MONGODB_VERSION,
+        ),
+    ];
+    let at = unit.source_map.get(&format!("apps.{name}.app"));
+    needs
+        .into_iter()
+        .filter_map(|(engine, need, have)| {
+            let need = need.filter(|n| !services::release_satisfies(n, have))?;
+            Some(
+                Diagnostic::error(
+                    code::INCOMPATIBLE_SERVICE,
+                    format!(
+                        "{}/{name}: {} needs {engine} {need} or newer, jardin runs {have}",
+                        unit.compiled.tenant.id, app.app
+                    ),
+                )
+                .with_span(at.as_ref(), "the app")
+                .with_help(format!(
+                    "use a version of the app that supports {engine} {have} (its catalog entry's `requires`)"
+                )),
+            )
+        })
+        .collect()
 }

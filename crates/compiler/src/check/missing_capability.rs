@@ -28,7 +28,12 @@ pub(crate) fn needs(app: &CompiledApp, catalog: &CatalogApp) -> Vec<(&'static st
             "the database password in its namespace",
         ));
     }
-    if !catalog.secrets.is_empty() || app.bindings.postgres.is_some() {
+    if !catalog.secrets.is_empty()
+        || app.bindings.postgres.is_some()
+        || catalog.requires.mariadb.is_some()
+        || catalog.requires.redis.is_some()
+        || catalog.requires.mongodb.is_some()
+    {
         n.push(("secret-generator", "secrets generated in the cluster"));
     }
     if app.bindings.object_store.is_some() {
@@ -36,6 +41,13 @@ pub(crate) fn needs(app: &CompiledApp, catalog: &CatalogApp) -> Vec<(&'static st
     }
     if catalog.state.iter().any(|s| s.kind == StateKind::Volume) {
         n.push(("k8up", "backups of its volumes"));
+    }
+    if catalog
+        .state
+        .iter()
+        .any(|s| matches!(s.kind, StateKind::Mariadb | StateKind::Mongodb))
+    {
+        n.push(("k8up", "dumps of its database server"));
     }
     n
 }

@@ -25,6 +25,7 @@ mod singleton_replicas;
 mod sso;
 mod tenants;
 mod usage;
+mod www_twin;
 mod zone_owned_twice;
 mod zones;
 
@@ -105,6 +106,7 @@ pub static RULES: &[&dyn Rule] = &[
     &duplicate_host::DuplicateHost,
     &host_outside_zone::HostOutsideZone,
     &zone_owned_twice::ZoneOwnedTwice,
+    &www_twin::WwwTwin,
     &incompatible_service::IncompatibleService,
     &missing_capability::MissingCapability,
     &sso::Sso,

@@ -142,13 +142,11 @@ impl<'a> Namespace<'a> {
                     labels: BTreeMap::from([(K8UP_JOB_LABEL.to_string(), "true".to_string())]),
                     what: format!("k8up's pods for Schedule {obj_name}"),
                 }),
-                // k8up replaces a PreBackupPod's labels with its own.
+                // k8up replaces a PreBackupPod's labels with its own (k8up 2.x:
+                // operator/backupcontroller/prebackup_utils.go).
                 "PreBackupPod" => pods.push(Pod {
                     labels: BTreeMap::from([
-                        (
-                            "k8up.syn.tools/backupCommandPod".to_string(),
-                            "true".to_string(),
-                        ),
+                        ("k8up.io/backupCommandPod".to_string(), "true".to_string()),
                         (PRE_BACKUP_POD_LABEL.to_string(), obj_name.to_string()),
                     ]),
                     what: format!("the pod of PreBackupPod {obj_name}"),

@@ -7,8 +7,8 @@ use serde_json::{json, Map, Value};
 
 use super::DesiredObject;
 use jardin_core::kube::{
-    GENERATE_ANNOTATION, MANAGED_BY, REPLICATE_FROM, REPLICATION_ALLOWED,
-    REPLICATION_ALLOWED_NAMESPACES, TENANT_LABEL,
+    GENERATE_ANNOTATION, GENERATE_ENCODING_ANNOTATION, MANAGED_BY, REPLICATE_FROM,
+    REPLICATION_ALLOWED, REPLICATION_ALLOWED_NAMESPACES, TENANT_LABEL,
 };
 use jardin_core::model::{Catalog, CatalogApp, Collective, CompiledApp, CompiledTenant};
 
@@ -133,7 +133,12 @@ pub(crate) fn pg_identifier(namespace: &str) -> String {
 /// the app's namespace to pull it; the app's `db` Secret pulls it. It is
 /// `Opaque`: a `basic-auth` Secret must be created with its data, which
 /// only the replicator brings.
-fn database(app: &CompiledApp, collective: &Collective, cluster: &str) -> Vec<(Value, bool)> {
+fn database(
+    app: &CompiledApp,
+    entry: &CatalogApp,
+    collective: &Collective,
+    cluster: &str,
+) -> Vec<(Value, bool)> {
     let Some(pg_name) = &app.bindings.postgres else {
         return vec![];
     };
@@ -177,6 +182,18 @@ fn database(app: &CompiledApp, collective: &Collective, cluster: &str) -> Vec<(V
         "databaseReclaimPolicy": "retain",
         "encoding": "UTF8",
     });
+    // Extensions the app needs, created by CloudNativePG as the superuser:
+    // some (pgvector) cannot be created by the database's owner.
+    let extensions: Vec<Value> = entry
+        .requires
+        .postgres
+        .iter()
+        .flat_map(|p| &p.extensions)
+        .map(|e| json!({"name": e, "ensure": "present"}))
+        .collect();
+    if !extensions.is_empty() {
+        db["spec"]["extensions"] = Value::Array(extensions);
+    }
     // (object, lives in the app namespace?)
     vec![(source, false), (replica, true), (db, false)]
 }
@@ -335,15 +352,29 @@ pub(crate) fn tenant_objects(
             continue;
         }
         let labels = labels(&tenant.id, app);
+        // The app's own data services count as its objects: the rules
+        // read their replicas, volumes and requests like the catalog's.
+        if let Some(c) = collective.clusters.get(cluster) {
+            app.objects
+                .extend(super::services::objects(app, catalog_app, c));
+        }
         app.flows = super::flows::resolve(collective, catalog, cluster, app, catalog_app);
         let mut objects: Vec<Value> = vec![namespace(app, catalog_app)];
         objects.extend(network_policies(app));
         for (name, decl) in &catalog_app.secrets {
             objects.push(generated_secret(name, &app.namespace, &decl.keys, &[]));
         }
+        for s in super::services::secrets(catalog_app) {
+            let extra: Vec<(&str, String)> = s
+                .encoding
+                .map(|e| (GENERATE_ENCODING_ANNOTATION, e.to_string()))
+                .into_iter()
+                .collect();
+            objects.push(generated_secret(s.name, &app.namespace, &s.keys, &extra));
+        }
         objects.extend(oidc_secret(collective, catalog, tenant, app));
         objects.extend(
-            database(app, collective, cluster)
+            database(app, catalog_app, collective, cluster)
                 .into_iter()
                 .map(|(o, _)| o),
         );

@@ -4,6 +4,7 @@
 
 pub(crate) mod flows;
 pub(crate) mod k8s;
+pub(crate) mod services;
 pub mod write;
 pub(crate) mod yaml;
 

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{exit, CatalogCommand, Output};
-use jardin_compiler::pipeline;
+use jardin_compiler::{catalog_page, pipeline};
 use jardin_core::code;
 use jardin_core::diag::Diagnostic;
 
@@ -22,9 +22,13 @@ pub(super) fn catalog(out: &Output, command: CatalogCommand) -> i32 {
             }
             exit::OK
         }
-        CatalogCommand::Show { app } => match catalog.get(&app) {
-            Some(a) => {
+        CatalogCommand::Show { app, json } => match catalog.get(&app) {
+            Some(a) if json => {
                 println!("{}", serde_json::to_string_pretty(a).unwrap_or_default());
+                exit::OK
+            }
+            Some(a) => {
+                print!("{}", catalog_page::page(a));
                 exit::OK
             }
             None => {
@@ -39,6 +43,22 @@ pub(super) fn catalog(out: &Output, command: CatalogCommand) -> i32 {
                 exit::ERROR
             }
         },
+        CatalogCommand::Docs { out: dir } => {
+            for (id, app) in catalog {
+                let path = dir.join(format!("{id}.md"));
+                if let Err(e) = std::fs::create_dir_all(&dir)
+                    .and_then(|()| std::fs::write(&path, catalog_page::page(app)))
+                {
+                    out.diagnostics(&[Diagnostic::error(
+                        code::CANNOT_WRITE,
+                        format!("cannot write {}: {e}", path.display()),
+                    )]);
+                    return exit::ERROR;
+                }
+                println!("{}", path.display());
+            }
+            exit::OK
+        }
     }
 }
 

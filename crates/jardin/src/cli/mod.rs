@@ -183,8 +183,18 @@ pub(crate) enum BackupCommand {
 pub(crate) enum CatalogCommand {
     /// One line per app.
     List,
-    /// An app's versions, requirements, state and sizes, as JSON.
-    Show { app: String },
+    /// An app's page: versions, settings, requirements, state, sizes,
+    /// flows and upstream sources (Markdown; `--json`: the entry's data).
+    Show {
+        app: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write every app's page into DIR (docs/catalog in this repository).
+    Docs {
+        #[arg(long, default_value = "docs/catalog")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]

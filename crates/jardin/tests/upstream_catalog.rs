@@ -1,0 +1,422 @@
+//! WordPress, Discourse and the data services jardin runs for apps
+//! (MariaDB, Redis), as their upstreams require: properties of the built
+//! output of `examples/collective`, each with its source (docs/apps/*.md
+//! and docs/SERVICES.md give more).
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+fn collective() -> BTreeMap<String, Value> {
+    common::built_manifests(&common::repo().join("examples/collective"))
+}
+
+/// The objects of one app instance's namespace, by file name.
+fn namespace<'a>(objects: &'a BTreeMap<String, Value>, ns: &str) -> BTreeMap<&'a str, &'a Value> {
+    let found: BTreeMap<&str, &Value> = objects
+        .iter()
+        .filter_map(|(p, o)| {
+            let (dir, file) = p.rsplit_once('/')?;
+            dir.ends_with(&format!("/{ns}")).then_some((file, o))
+        })
+        .collect();
+    assert!(!found.is_empty(), "no objects in namespace {ns}");
+    found
+}
+
+fn pod_spec(o: &Value) -> &Value {
+    if o["kind"] == "CronJob" {
+        &o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    } else {
+        &o["spec"]["template"]["spec"]
+    }
+}
+
+fn container<'a>(o: &'a Value, name: &str) -> &'a Value {
+    pod_spec(o)["containers"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no container {name}"))
+}
+
+fn env<'a>(c: &'a Value, name: &str) -> &'a Value {
+    c["env"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["name"] == name))
+        .unwrap_or_else(|| panic!("no {name} in {}", c["name"]))
+}
+
+fn secret_ref(c: &Value, name: &str) -> (String, String) {
+    let r = &env(c, name)["valueFrom"]["secretKeyRef"];
+    (
+        r["name"].as_str().unwrap_or_default().to_string(),
+        r["key"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// WordPress reaches the database that MariaDB's entrypoint creates on its
+/// first start: the same database, user and password (the image's
+/// `WORDPRESS_DB_*`, MariaDB's `MARIADB_DATABASE`, `_USER`, `_PASSWORD`,
+/// docker-library/wordpress wp-config-docker.php, MariaDB/mariadb-docker
+/// docker-entrypoint.sh), and the Secret both read is generated.
+#[test]
+fn wordpress_reaches_the_database_mariadb_creates() {
+    let objects = collective();
+    let ns = namespace(&objects, "chorale-la-lyre-site");
+    let wp = container(ns["deployment-wordpress.yaml"], "wordpress");
+    let db = container(ns["statefulset-mariadb.yaml"], "mariadb");
+    assert_eq!(env(wp, "WORDPRESS_DB_HOST")["value"], "mariadb:3306");
+    assert_eq!(
+        env(wp, "WORDPRESS_DB_NAME")["value"],
+        env(db, "MARIADB_DATABASE")["value"]
+    );
+    assert_eq!(
+        env(wp, "WORDPRESS_DB_USER")["value"],
+        env(db, "MARIADB_USER")["value"]
+    );
+    assert_eq!(
+        secret_ref(wp, "WORDPRESS_DB_PASSWORD"),
+        secret_ref(db, "MARIADB_PASSWORD")
+    );
+    assert_eq!(
+        secret_ref(db, "MARIADB_PASSWORD"),
+        ("mariadb".into(), "password".into())
+    );
+    let secret = ns["secret-mariadb.yaml"];
+    let keys = secret["metadata"]["annotations"]["secret-generator.v1.mittwald.de/autogenerate"]
+        .as_str()
+        .unwrap();
+    assert_eq!(keys, "password,root-password");
+    let service = ns["service-mariadb.yaml"];
+    assert_eq!(service["spec"]["ports"][0]["port"], 3306);
+}
+
+/// The official MariaDB image runs as its `mysql` user (uid 999) without
+/// root: its entrypoint then skips chown and gosu. The socket directory and
+/// /tmp are writable; `healthcheck.sh --connect --innodb_initialized` is
+/// its readiness (MariaDB/mariadb-docker: Dockerfile, docker-entrypoint.sh,
+/// healthcheck.sh). k8up must not copy the files of the running server.
+#[test]
+fn mariadb_runs_as_its_own_user_under_restricted() {
+    let objects = collective();
+    let ns = namespace(&objects, "chorale-la-lyre-site");
+    let sts = ns["statefulset-mariadb.yaml"];
+    let pod = pod_spec(sts);
+    assert_eq!(pod["securityContext"]["runAsUser"], 999);
+    assert_eq!(pod["securityContext"]["fsGroup"], 999);
+    let c = container(sts, "mariadb");
+    assert_eq!(c["securityContext"]["capabilities"]["drop"][0], "ALL");
+    let mounts: Vec<&str> = c["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["mountPath"].as_str())
+        .collect();
+    for path in ["/var/lib/mysql", "/run/mysqld", "/tmp"] {
+        assert!(mounts.contains(&path), "{path} not writable: {mounts:?}");
+    }
+    assert_eq!(
+        c["readinessProbe"]["exec"]["command"],
+        serde_json::json!(["healthcheck.sh", "--connect", "--innodb_initialized"])
+    );
+    assert_eq!(env(c, "MARIADB_AUTO_UPGRADE")["value"], "1");
+    let claim = &sts["spec"]["volumeClaimTemplates"][0];
+    assert_eq!(claim["metadata"]["annotations"]["k8up.io/backup"], "false");
+    assert_eq!(c["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+}
+
+/// The database is backed up by a dump: k8up runs the PreBackupPod's
+/// command and stores its output (k8up: PreBackupPod). `mariadb-dump` is the
+/// client's name in the 11.x images, `--single-transaction` reads InnoDB
+/// in one snapshot (mariadb.com: mariadb-dump). k8up labels the pod
+/// `k8up.io/preBackupPod: <name>` (k8up: prebackup_utils.go): the
+/// NetworkPolicies select it by that label, both ways.
+#[test]
+fn mariadb_is_dumped_by_a_pod_that_may_reach_it() {
+    let objects = collective();
+    let ns = namespace(&objects, "chorale-la-lyre-site");
+    let dump = ns["prebackuppod-dump-database.yaml"];
+    let c = &dump["spec"]["pod"]["spec"]["containers"][0];
+    assert_eq!(
+        c["image"],
+        container(ns["statefulset-mariadb.yaml"], "mariadb")["image"]
+    );
+    let script = env(c, "JARDIN_BACKUP")["value"].as_str().unwrap();
+    assert!(script.contains("mariadb-dump"), "{script}");
+    assert!(script.contains("--single-transaction"), "{script}");
+    assert!(
+        !script.contains("--password="),
+        "the password is on a command line: {script}"
+    );
+    assert_eq!(dump["spec"]["fileExtension"], ".sql");
+    let egress = ns["networkpolicy-allow-dump-database-egress.yaml"];
+    assert_eq!(
+        egress["spec"]["podSelector"]["matchLabels"]["k8up.io/preBackupPod"],
+        "dump-database"
+    );
+    let reaches = egress["spec"]["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| {
+            r["ports"][0]["port"] == 3306
+                && r["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+                    == "mariadb"
+        });
+    assert!(reaches, "{egress}");
+    let ingress = ns["networkpolicy-allow-mariadb-dump-database-ingress.yaml"];
+    let admits = ingress["spec"]["ingress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| {
+            r["from"][0]["podSelector"]["matchLabels"]["k8up.io/preBackupPod"] == "dump-database"
+        });
+    assert!(admits, "{ingress}");
+}
+
+/// WordPress: the keys and salts are the same for every replica and every
+/// start (docker-library/wordpress wp-config-docker.php: unset, they are
+/// random per wp-config.php); wp-cron runs from a CronJob, not on page
+/// loads (WordPress: wp-config DISABLE_WP_CRON, wp-cron.php); the twin
+/// (www) is redirected by the ingress, not served (ingress-nginx:
+/// from-to-www-redirect), and its certificate covers both names.
+#[test]
+fn wordpress_keeps_its_salts_runs_its_cron_and_redirects_its_twin() {
+    let objects = collective();
+    let ns = namespace(&objects, "chorale-la-lyre-site");
+    let wp = container(ns["deployment-wordpress.yaml"], "wordpress");
+    for salt in [
+        "AUTH_KEY",
+        "SECURE_AUTH_KEY",
+        "LOGGED_IN_KEY",
+        "NONCE_KEY",
+        "AUTH_SALT",
+        "SECURE_AUTH_SALT",
+        "LOGGED_IN_SALT",
+        "NONCE_SALT",
+    ] {
+        let (secret, _) = secret_ref(wp, &format!("WORDPRESS_{salt}"));
+        assert_eq!(secret, "salts", "{salt}");
+    }
+    let extra = env(wp, "WORDPRESS_CONFIG_EXTRA")["value"].as_str().unwrap();
+    assert!(extra.contains("define('DISABLE_WP_CRON', true)"), "{extra}");
+    assert!(extra.contains("WP_HOME"), "{extra}");
+    let cron = ns["cronjob-wp-cron.yaml"];
+    let command = container(cron, "cron")["command"].to_string();
+    assert!(
+        command.contains("http://wordpress:8080/wp-cron.php"),
+        "{command}"
+    );
+    let ingress = ns["ingress-wordpress.yaml"];
+    assert_eq!(
+        ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/from-to-www-redirect"],
+        "true"
+    );
+    let rules: Vec<&str> = ingress["spec"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["host"].as_str())
+        .collect();
+    assert_eq!(rules, ["lalyre.org"]);
+    assert_eq!(
+        ingress["spec"]["tls"][0]["hosts"],
+        serde_json::json!(["lalyre.org", "www.lalyre.org"])
+    );
+}
+
+/// Discourse reads its settings from DISCOURSE_* variables (no
+/// discourse.conf), reaches Postgres over TCP (an empty
+/// DISCOURSE_DB_SOCKET), and needs hstore, pg_trgm and pgvector, which its
+/// own setup creates as the superuser (discourse_docker:
+/// postgres.template.yml): CloudNativePG's Database creates them. Sidekiq
+/// runs apart from unicorn, on Discourse's queues in their order
+/// (bin/docker/sidekiq); Redis keeps the queues (append-only file).
+#[test]
+fn discourse_gets_its_extensions_its_queues_and_its_workers() {
+    let objects = collective();
+    let ns = namespace(&objects, "festival-des-possibles-forum");
+    let web = container(ns["deployment-discourse.yaml"], "discourse");
+    assert_eq!(env(web, "DISCOURSE_DB_SOCKET")["value"], "");
+    assert_eq!(env(web, "UNICORN_BIND_ALL")["value"], "true");
+    assert_eq!(env(web, "UNICORN_SIDEKIQS")["value"], "0");
+    assert_eq!(env(web, "DISCOURSE_REDIS_HOST")["value"], "redis");
+    assert_eq!(
+        env(web, "DISCOURSE_HOSTNAME")["value"],
+        "forum.festivaldespossibles.org"
+    );
+    assert_eq!(web["readinessProbe"]["httpGet"]["path"], "/srv/status");
+    let sidekiq = container(ns["deployment-sidekiq.yaml"], "sidekiq")["command"].to_string();
+    assert!(
+        sidekiq.contains("sidekiq -q critical -q low -q default -q ultra_low"),
+        "{sidekiq}"
+    );
+    let redis = container(ns["statefulset-redis.yaml"], "redis")["args"].to_string();
+    assert!(redis.contains("\"--appendonly\",\"yes\""), "{redis}");
+    assert!(redis.contains("noeviction"), "{redis}");
+    let db = objects
+        .iter()
+        .find(|(p, o)| {
+            o["kind"] == "Database" && p.ends_with("/database-festival-des-possibles-forum.yaml")
+        })
+        .map(|(_, o)| o)
+        .expect("the forum's database");
+    let extensions: Vec<&str> = db["spec"]["extensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(extensions, ["hstore", "pg_trgm", "vector"]);
+}
+
+/// Discourse signs in with the tenant's realm through its bundled OIDC
+/// plugin, whose settings its DISCOURSE_ variables set, and whose callback
+/// is /auth/oidc/callback (discourse: plugins/discourse-openid-connect).
+#[test]
+fn discourse_signs_in_with_the_realm() {
+    let objects = collective();
+    let ns = namespace(&objects, "festival-des-possibles-forum");
+    let web = container(ns["deployment-discourse.yaml"], "discourse");
+    assert_eq!(
+        env(web, "DISCOURSE_OPENID_CONNECT_ENABLED")["value"],
+        "true"
+    );
+    let discovery = env(web, "DISCOURSE_OPENID_CONNECT_DISCOVERY_DOCUMENT")["value"]
+        .as_str()
+        .unwrap();
+    assert!(
+        discovery.ends_with("/realms/festival-des-possibles/.well-known/openid-configuration"),
+        "{discovery}"
+    );
+    assert_eq!(
+        secret_ref(web, "DISCOURSE_OPENID_CONNECT_CLIENT_SECRET").0,
+        "oidc"
+    );
+    let realms = objects
+        .iter()
+        .filter(|(_, o)| o["kind"] == "ConfigMap")
+        .map(|(_, o)| o.to_string())
+        .find(|s| s.contains("forum.festivaldespossibles.org/auth/oidc/callback"));
+    assert!(realms.is_some(), "no client with the forum's redirect URI");
+}
+
+/// MongoDB for Rocket.Chat: a replica set (`--replSet rs0`, every official
+/// deployment's, and what `mongodump --oplog` needs), with authentication,
+/// which on a replica set requires a keyfile that only mongod's user may
+/// read (MongoDB: internal authentication); a Secret's files are readable
+/// by the pod's group, so an init container copies it with mode 0400. The
+/// member's name resolves through a headless Service before it is ready
+/// (the set forms from it). The keyfile holds base64 characters (the
+/// generator's default); the root password goes into a URL, so it is
+/// base64url.
+#[test]
+fn mongodb_is_a_replica_set_with_a_keyfile_only_it_reads() {
+    let objects = collective();
+    let ns = namespace(&objects, "habitat-solidaire-chat");
+    let sts = ns["statefulset-mongodb.yaml"];
+    let c = container(sts, "mongodb");
+    let args = c["args"].to_string();
+    assert!(args.contains("\"--replSet\",\"rs0\""), "{args}");
+    assert!(
+        args.contains("\"--keyFile\",\"/run/mongodb/keyfile\""),
+        "{args}"
+    );
+    assert_eq!(pod_spec(sts)["securityContext"]["runAsUser"], 999);
+    let init = &pod_spec(sts)["initContainers"][0];
+    let copy = init["command"][2].as_str().unwrap();
+    assert!(copy.contains("chmod 0400 /run/mongodb/keyfile"), "{copy}");
+    let probe = c["readinessProbe"]["exec"]["command"][2].as_str().unwrap();
+    assert!(probe.contains("rs.initiate"), "{probe}");
+    assert!(
+        probe.contains("host: \"mongodb-0.mongodb.habitat-solidaire-chat.svc:27017\""),
+        "{probe}"
+    );
+    let service = ns["service-mongodb.yaml"];
+    assert_eq!(service["spec"]["clusterIP"], "None");
+    assert_eq!(service["spec"]["publishNotReadyAddresses"], true);
+    let annotations = |f: &str| ns[f]["metadata"]["annotations"].clone();
+    assert_eq!(
+        annotations("secret-mongodb.yaml")["secret-generator.v1.mittwald.de/encoding"],
+        "base64url"
+    );
+    assert!(annotations("secret-mongodb-keyfile.yaml")
+        .get("secret-generator.v1.mittwald.de/encoding")
+        .is_none());
+    let dump = env(
+        &ns["prebackuppod-dump-database.yaml"]["spec"]["pod"]["spec"]["containers"][0],
+        "JARDIN_BACKUP",
+    )["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        dump.contains("mongodump") && dump.contains("--oplog") && dump.contains("--archive"),
+        "{dump}"
+    );
+    assert!(
+        !dump.contains("--password"),
+        "the password is on a command line: {dump}"
+    );
+}
+
+/// Rocket.Chat: MONGO_URL names the replica set and reaches its member;
+/// Kubernetes substitutes `$(MONGO_PASSWORD)` only when that variable comes
+/// first. The first admin is created from ADMIN_* and the setup wizard is
+/// closed, so that no visitor claims the workspace
+/// (apps/meteor/server/startup/initialData.ts). One instance: the
+/// Community edition passes no events between instances. Uploads go through
+/// Rocket.Chat to the bucket (FileUpload_S3_Proxy_*).
+#[test]
+fn rocketchat_reaches_its_replica_set_and_owns_its_workspace() {
+    let objects = collective();
+    let ns = namespace(&objects, "habitat-solidaire-chat");
+    let d = ns["deployment-rocketchat.yaml"];
+    assert_eq!(d["spec"]["replicas"], 1);
+    assert_eq!(pod_spec(d)["securityContext"]["runAsUser"], 65533);
+    let c = container(d, "rocketchat");
+    let url = env(c, "MONGO_URL")["value"].as_str().unwrap();
+    assert!(url.contains("@mongodb-0.mongodb:27017/"), "{url}");
+    assert!(url.contains("replicaSet=rs0"), "{url}");
+    let names: Vec<&str> = c["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    let pos = |n: &str| names.iter().position(|x| *x == n).unwrap();
+    assert!(pos("MONGO_PASSWORD") < pos("MONGO_URL"));
+    assert_eq!(
+        secret_ref(c, "MONGO_PASSWORD"),
+        ("mongodb".into(), "root-password".into())
+    );
+    assert_eq!(
+        secret_ref(c, "ADMIN_PASS"),
+        ("admin".into(), "password".into())
+    );
+    assert_eq!(
+        env(c, "OVERWRITE_SETTING_Show_Setup_Wizard")["value"],
+        "completed"
+    );
+    for proxy in ["Uploads", "Avatars", "UserDataFiles"] {
+        assert_eq!(
+            env(c, &format!("OVERWRITE_SETTING_FileUpload_S3_Proxy_{proxy}"))["value"],
+            "true"
+        );
+    }
+    assert_eq!(env(c, "Accounts_OAuth_Custom_Keycloak")["value"], "true");
+    assert_eq!(
+        secret_ref(c, "Accounts_OAuth_Custom_Keycloak_secret").0,
+        "oidc"
+    );
+    let realms = objects
+        .iter()
+        .filter(|(_, o)| o["kind"] == "ConfigMap")
+        .map(|(_, o)| o.to_string())
+        .find(|s| s.contains("chat.habitat-solidaire.coop/_oauth/keycloak"));
+    assert!(realms.is_some(), "no client with the chat's redirect URI");
+}
