@@ -250,6 +250,16 @@ fn discourse_gets_its_extensions_its_queues_and_its_workers() {
         "forum.festivaldespossibles.org"
     );
     assert_eq!(web["readinessProbe"]["httpGet"]["path"], "/srv/status");
+    // 128 hex characters, or Discourse keeps a key of its own in Redis
+    // (GlobalSetting.safe_secret_key_base); the generator cuts its hex to
+    // `length` (kubernetes-secret-generator: secret_string.go).
+    assert_eq!(
+        secret_ref(web, "DISCOURSE_SECRET_KEY_BASE"),
+        ("secret-key-base".into(), "value".into())
+    );
+    let key = &ns["secret-secret-key-base.yaml"]["metadata"]["annotations"];
+    assert_eq!(key["secret-generator.v1.mittwald.de/encoding"], "hex");
+    assert_eq!(key["secret-generator.v1.mittwald.de/length"], "128");
     let sidekiq = container(ns["deployment-sidekiq.yaml"], "sidekiq")["command"].to_string();
     assert!(
         sidekiq.contains("sidekiq -q critical -q low -q default -q ultra_low"),

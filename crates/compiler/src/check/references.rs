@@ -207,17 +207,23 @@ fn tenant(ctx: &Context<'_>, unit: &TenantUnit) -> Vec<Diagnostic> {
                     "object_store" => inst.bindings.object_store.is_some(),
                     _ => inst.bindings.smtp.is_some(),
                 };
-                if bound {
-                    continue; // already reported as an unknown binding
+                if bound || (missing == "smtp" && !c.smtp_relays.is_empty()) {
+                    continue; // already reported as an unknown binding or relay
                 }
-                let mut d = Diagnostic::error(
-                    code::MISSING_SERVICE,
+                // Relays are the collective's; the other services a cluster's.
+                let message = if missing == "smtp" {
+                    format!(
+                        "{} needs a mail relay, and the collective declares none",
+                        app.id
+                    )
+                } else {
                     format!(
                         "{} needs a {missing} service, and cluster \"{}\" offers none",
                         app.id, t.cluster
-                    ),
-                )
-                .with_span(at("app").as_ref(), format!("requires {missing}"));
+                    )
+                };
+                let mut d = Diagnostic::error(code::MISSING_SERVICE, message)
+                    .with_span(at("app").as_ref(), format!("requires {missing}"));
                 d = match missing.as_str() {
                     "smtp" => d.with_help("declare a relay in `smtp_relays` of jardin.ncl and set the tenant's `mail.relay`"),
                     "postgres" => d.with_help(format!("declare `services.postgres` on cluster \"{}\"", t.cluster)),
