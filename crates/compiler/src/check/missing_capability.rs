@@ -28,11 +28,10 @@ pub(crate) fn needs(app: &CompiledApp, catalog: &CatalogApp) -> Vec<(&'static st
             "the database password in its namespace",
         ));
     }
+    // The Secrets of the servers jardin runs for the app are generated too.
     if !catalog.secrets.is_empty()
         || app.bindings.postgres.is_some()
-        || catalog.requires.mariadb.is_some()
-        || catalog.requires.redis.is_some()
-        || catalog.requires.mongodb.is_some()
+        || !crate::emit::services::secrets(catalog).is_empty()
     {
         n.push(("secret-generator", "secrets generated in the cluster"));
     }

@@ -405,7 +405,7 @@ fn redis(app: &CompiledApp, cluster: &Cluster, persistent: bool) -> Vec<Value> {
     } else {
         args.extend(["--maxmemory-policy", "allkeys-lru", "--save", ""].map(String::from));
     }
-    let mut container = json!({
+    let container = json!({
         "name": REDIS,
         "image": REDIS_IMAGE,
         "args": args,
@@ -420,17 +420,21 @@ fn redis(app: &CompiledApp, cluster: &Cluster, persistent: bool) -> Vec<Value> {
         "livenessProbe": {"tcpSocket": {"port": REDIS}, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 6, "initialDelaySeconds": 30},
         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
     });
-    let mut pod = |volumes: Value| {
-        json!({
-            "metadata": {"labels": labels(app, REDIS)},
-            "spec": {
-                "automountServiceAccountToken": false,
-                "securityContext": pod_security(REDIS_UID),
-                "containers": [container.take()],
-                "volumes": volumes,
-            },
-        })
+    // A persistent server's data is its claim's; a cache's, an emptyDir.
+    let volumes = if persistent {
+        json!([])
+    } else {
+        json!([{"name": "data", "emptyDir": {}}])
     };
+    let pod = json!({
+        "metadata": {"labels": labels(app, REDIS)},
+        "spec": {
+            "automountServiceAccountToken": false,
+            "securityContext": pod_security(REDIS_UID),
+            "containers": [container],
+            "volumes": volumes,
+        },
+    });
     let workload = if persistent {
         json!({
             "apiVersion": "apps/v1",
@@ -440,7 +444,7 @@ fn redis(app: &CompiledApp, cluster: &Cluster, persistent: bool) -> Vec<Value> {
                 "serviceName": REDIS,
                 "replicas": 1,
                 "selector": {"matchLabels": labels(app, REDIS)},
-                "template": pod(json!([])),
+                "template": pod,
                 "volumeClaimTemplates": [{
                     "metadata": {"name": "data"},
                     "spec": {
@@ -460,7 +464,7 @@ fn redis(app: &CompiledApp, cluster: &Cluster, persistent: bool) -> Vec<Value> {
                 "replicas": 1,
                 "selector": {"matchLabels": labels(app, REDIS)},
                 "strategy": {"type": "Recreate"},
-                "template": pod(json!([{"name": "data", "emptyDir": {}}])),
+                "template": pod,
             },
         })
     };
