@@ -148,6 +148,17 @@ fn requirements(p: &mut String, app: &CatalogApp) {
     if app.www_twin {
         rows.push("| Hosts | the host's `www.` twin among `aliases` (J0214) |".into());
     }
+    if app.matrix_server {
+        rows.push(
+            "| Matrix | a homeserver for its host's zone: the apex delegates to it (docs/DNS.md) |"
+                .into(),
+        );
+    }
+    for (part, what) in &app.extra_hosts {
+        rows.push(format!(
+            "| Host `extra_hosts.{part}` | {what} Default: `{part}.` and the host's parent domain. |"
+        ));
+    }
     let _ = writeln!(
         p,
         "## Requirements\n\nPod security: `{}`.\n",

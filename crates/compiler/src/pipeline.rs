@@ -124,7 +124,7 @@ pub struct Timings {
 #[derive(Default)]
 pub struct Compilation {
     pub collective: Option<Collective>,
-    pub(crate) catalog: Catalog,
+    pub catalog: Catalog,
     pub tenants: Vec<TenantUnit>,
     /// Every object, whole, in path order: only with
     /// [`Options::keep_objects`], and empty when there are errors.
@@ -318,7 +318,8 @@ fn compile_into(opts: &Options, out: &mut Compilation) -> Result<(), Vec<Diagnos
     let ((rules, zones, check_time, zones_time), tail) = rayon::join(
         || {
             let t1 = Instant::now();
-            let zones = tenants_ok.then(|| crate::dns::derive::derive(&collective, &out.tenants));
+            let zones = tenants_ok
+                .then(|| crate::dns::derive::derive(&collective, &out.catalog, &out.tenants));
             let zones_time = t1.elapsed();
             let ctx = check::Context {
                 collective: &collective,

@@ -155,7 +155,7 @@ registry! {
     INVALID_IDENTIFIER = "J0202", "invalid identifier",
         "An identifier that becomes a Kubernetes name or a DNS label (a tenant id, a realm) is not a DNS label. Raised by the `DnsLabel` contract.";
     DUPLICATE_HOST = "J0210", "hostname claimed twice",
-        "Two app instances, in the same tenant or in different ones, serve the same hostname (a primary host or an alias; compared without case). The ingress controller would route it to only one of them, and certificates would be issued twice. Each hostname belongs to exactly one app.";
+        "Two app instances, in the same tenant or in different ones, serve the same hostname (a primary host or an alias; compared without case). The ingress controller would route it to only one of them, and certificates would be issued twice. Each hostname belongs to exactly one app. The same holds for the paths an app routes on a host that is not its own (Synapse's `/.well-known/matrix` on its zone's apex): two Matrix servers in one zone would both claim to be that domain.";
     HOST_OUTSIDE_ZONE = "J0211", "hostname outside the tenant's zones",
         "A tenant serves a hostname that is neither one of the zones listed in its `zones` nor below one. jardin derives DNS records only inside zones a tenant owns, so the hostname would never resolve, and a tenant must not serve names of zones it does not own.";
     ZONE_OWNED_TWICE = "J0212", "zone owned by two tenants",
@@ -167,7 +167,7 @@ registry! {
     OBJECT_NAME_UNUSABLE = "J0230", "object name unusable",
         "An object an app renders has a kind, a namespace or a name that can name neither a Kubernetes object nor a file of the output: a kind must be letters and digits, a namespace a DNS label, a name 1 to 253 characters, not `.` or `..`, without `/`, `%` or control characters, and `<kind>-<name>.yaml` at most 255 bytes (one file name). Each object is written to `k8s/<cluster>/<namespace>/<kind>-<name>.yaml`, so such a name could make the build write outside its output directory: the tenant's objects are not written, and nothing is published. The catalog app's render function (often a collective's own `catalog/` app) must be fixed.";
     INCOMPATIBLE_SERVICE = "J0301", "incompatible service",
-        "An app is bound to a shared Postgres cluster that does not meet its needs: a major version below the app's minimum, a collation other than the one it requires, or a missing extension. Or its catalog entry needs a newer MariaDB than the one jardin runs for it (docs/SERVICES.md). The app would fail at start or, worse, corrupt its data later.";
+        "An app is bound to a shared Postgres cluster that does not meet its needs: a major version below the app's minimum, or an extension the app needs that the cluster's image does not offer (Decidim's PostGIS). (A collation is not a cluster's: jardin creates each database with the one its app needs.) Or its catalog entry needs a newer MariaDB than the one jardin runs for it (docs/SERVICES.md). The app would fail at start or, worse, corrupt its data later.";
     MISSING_CAPABILITY = "J0302", "missing cluster capability",
         "An app needs an operator or CRD that its cluster does not declare in `capabilities`: cert-manager for TLS, CloudNativePG (`cnpg`) and the secret replicator for databases, COSI for buckets, the secret generator for generated secrets, k8up for volume backups. The objects jardin emits for it would be rejected or ignored by the cluster.";
     BINDING_CROSSES_CLUSTERS = "J0303", "binding crosses clusters",

@@ -148,7 +148,6 @@ pub struct PostgresService {
     pub version: u32,
     pub instances: u32,
     pub storage: String,
-    pub collation: String,
     pub extensions: Vec<String>,
 }
 
@@ -363,6 +362,9 @@ pub struct AppInstance {
     pub version: Option<String>,
     pub host: String,
     pub aliases: Vec<String>,
+    /// Hosts of the app's other parts, by the catalog's names.
+    #[serde(default)]
+    pub extra_hosts: BTreeMap<String, String>,
     pub(crate) size: Option<String>,
     pub replicas: Option<u32>,
     pub bindings: Bindings,
@@ -663,6 +665,12 @@ pub struct CatalogApp {
     /// The app answers on its host's `www.` twin too, and redirects it.
     #[serde(default)]
     pub www_twin: bool,
+    /// A Matrix homeserver for its zone: the apex delegates to it.
+    #[serde(default)]
+    pub matrix_server: bool,
+    /// Hosts of its own beside the main one, by name, with what each serves.
+    #[serde(default)]
+    pub extra_hosts: BTreeMap<String, String>,
     /// The upstream documents its facts come from.
     #[serde(default)]
     pub sources: Vec<String>,

@@ -175,8 +175,12 @@ fn resolve_app(
     };
     let ns = format!("{id}-{instance}");
     let host = inst.get("host")?.clone();
+    let host_str = host.as_str()?;
+    let extra_hosts = extra_hosts(entry, inst, host_str)?;
     let mut hosts = vec![host.clone()];
     hosts.extend(inst.get("aliases")?.as_array()?.iter().cloned());
+    hosts.extend(extra_hosts.values().cloned());
+    let zone = host_zone(tenant, host_str);
     let mail_from = match tenant.pointer("/mail/sending_domain") {
         Some(domain) => format!("noreply@{}", domain.as_str()?),
         None => format!("noreply@{}", host.as_str()?),
@@ -278,6 +282,8 @@ fn resolve_app(
         "namespace": ns,
         "host": head["host"],
         "hosts": head["hosts"],
+        "extra_hosts": extra_hosts,
+        "zone": zone,
         "selector": { "app.kubernetes.io/name": entry.get("id")?, "app.kubernetes.io/instance": ns },
         "ha": is_ha,
         "replicas": head["replicas"],
@@ -310,6 +316,48 @@ fn resolve_app(
     });
     let input = json!({ "app": app, "domain": cluster.get("domain")?, "ctx": ctx });
     Some((head, input))
+}
+
+/// The hosts of the app's other parts (`extra_hosts` in its catalog
+/// entry): the instance's, else the part's name under the host's parent.
+fn extra_hosts(entry: &Value, inst: &Value, host: &str) -> Option<Map<String, Value>> {
+    let mut out = Map::new();
+    let Some(parts) = entry.get("extra_hosts").and_then(Value::as_object) else {
+        return Some(out);
+    };
+    let labels: Vec<&str> = host.split('.').collect();
+    let parent = if labels.len() > 2 {
+        labels[1..].join(".")
+    } else {
+        host.to_string()
+    };
+    let given = inst.get("extra_hosts")?.as_object()?;
+    for part in parts.keys() {
+        let value = match given.get(part) {
+            Some(h) => h.clone(),
+            None => json!(format!("{part}.{parent}")),
+        };
+        out.insert(part.clone(), value);
+    }
+    Some(out)
+}
+
+/// The tenant's zone that holds `host` (the longest), or null.
+fn host_zone(tenant: &Value, host: &str) -> Value {
+    tenant
+        .get("zones")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|z| {
+            host == *z
+                || host
+                    .strip_suffix(z)
+                    .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.'))
+        })
+        .max_by_key(|z| z.len())
+        .map_or(Value::Null, |z| json!(z))
 }
 
 /// A field name as a JSON pointer token.

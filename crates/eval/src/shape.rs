@@ -28,7 +28,7 @@ const OPEN: char = '\u{E000}';
 const CLOSE: char = '\u{E001}';
 
 /// Where the names are in a render context (JSON pointers). Everything else
-/// in the context is the shape. `/hosts` is every host; `/smtp/from` is two
+/// in the context is the shape. `/hosts` and `/extra_hosts` are every host; `/smtp/from` is two
 /// names around its `@`, so that splitting an address at `@` stays on the
 /// fast path.
 const NAME_SLOTS: &[&str] = &[
@@ -38,6 +38,7 @@ const NAME_SLOTS: &[&str] = &[
     "/namespace",
     "/host",
     "/www_twin",
+    "/zone",
     "/selector/app.kubernetes.io~1instance",
     "/postgres/database",
     "/postgres/user",
@@ -78,6 +79,11 @@ pub(crate) fn abstract_input(real: &Value) -> Option<Abstracted> {
     }
     if let Some(Value::Array(hosts)) = ctx.get_mut("hosts") {
         for h in hosts {
+            replace_name(h, &mut names);
+        }
+    }
+    if let Some(Value::Object(parts)) = ctx.get_mut("extra_hosts") {
+        for h in parts.values_mut() {
             replace_name(h, &mut names);
         }
     }

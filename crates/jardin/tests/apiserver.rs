@@ -47,7 +47,7 @@ use serde_json::Value;
 use crds::UpstreamCrd;
 
 /// The examples whose output is applied, each a config root under examples/.
-const EXAMPLES: &[&str] = &["collective", "minimal"];
+const EXAMPLES: &[&str] = &["collective", "minimal", "tiers-lieu"];
 /// The field manager of every apply.
 const MANAGER: &str = "jardin-test";
 /// The kinds jardin emits that a 1.20 server does not serve, and the

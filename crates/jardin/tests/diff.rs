@@ -277,9 +277,10 @@ fn a_collective_change_is_seen_by_every_tenant_it_reaches() {
         .filter(|p| p.contains("SMTP_PORT"))
         .collect();
     assert!(!ports.is_empty(), "{json}");
-    // Every Nextcloud, WordPress, Discourse and Rocket.Chat sends mail through the relay:
-    // their Deployments and the egress of their pods (which allows the
-    // relay's port, and no other) change. So does each cluster's Keycloak,
+    // Every Nextcloud, WordPress, Discourse, Rocket.Chat and Decidim sends
+    // mail through the relay: their Deployments (and Decidim's scheduled
+    // tasks, which read the same settings) and the egress of their pods
+    // (which allows the relay's port, and no other) change. So does each cluster's Keycloak,
     // whose realms send their invitations through it: the realms, their
     // import (a new Job replaces the old one), and Keycloak's egress.
     // Nothing else.
@@ -289,10 +290,12 @@ fn a_collective_change_is_seen_by_every_tenant_it_reaches() {
         "discourse",
         "sidekiq",
         "rocketchat",
+        "decidim",
     ];
     assert!(
         changes.iter().all(|c| (c["kind"] == "Deployment"
             && mailers.iter().any(|m| c["name"] == *m))
+            || (c["kind"] == "CronJob" && c["name"].as_str().unwrap().starts_with("decidim-"))
             || (c["kind"] == "NetworkPolicy"
                 && (mailers
                     .iter()
@@ -305,5 +308,5 @@ fn a_collective_change_is_seen_by_every_tenant_it_reaches() {
                         && c["name"].as_str().unwrap().starts_with("realm-import-"))))),
         "{json}"
     );
-    assert_eq!(changes.len(), 34, "{json}");
+    assert_eq!(changes.len(), 41, "{json}");
 }

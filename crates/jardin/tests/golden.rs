@@ -117,6 +117,11 @@ fn collective_builds_as_pinned() {
     build_example("collective");
 }
 
+#[test]
+fn tiers_lieu_builds_as_pinned() {
+    build_example("tiers-lieu");
+}
+
 /// Every directory of examples/errors fails `check` with the pinned
 /// diagnostics, both rendered for people and as JSON.
 #[test]

@@ -80,7 +80,7 @@ fn same_both_ways(root: &Path, extra: &[&str]) -> String {
 
 #[test]
 fn every_example_builds_the_same_by_shape_and_per_tenant() {
-    for example in ["minimal", "collective"] {
+    for example in ["minimal", "collective", "tiers-lieu"] {
         let v = same_both_ways(&repo().join("examples").join(example), &[]);
         assert!(v.contains("apps rendered: "), "{v}");
         assert!(

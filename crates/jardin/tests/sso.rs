@@ -163,8 +163,16 @@ fn each_oidc_app_gets_a_client_whose_secret_stays_in_the_cluster() {
         pad["redirectUris"],
         serde_json::json!(["https://pad.faire-ecole.org/auth/oauth2/callback"])
     );
+    // Synapse's callback (element-hq/synapse docs/openid.md).
+    let chat = client(realm, "chat");
+    assert!(chat["redirectUris"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!(
+            "https://matrix.faire-ecole.org/_synapse/client/oidc/callback"
+        )));
     // Jitsi declares no OIDC: no client.
-    assert_eq!(realm["clients"].as_array().unwrap().len(), 2);
+    assert_eq!(realm["clients"].as_array().unwrap().len(), 3);
 
     // Generated in the app's namespace, pulled by Keycloak's.
     let source = &objects["louise-michel/faire-ecole-cloud/secret-oidc.yaml"];

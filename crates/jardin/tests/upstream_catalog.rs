@@ -48,6 +48,16 @@ fn env<'a>(c: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {name} in {}", c["name"]))
 }
 
+/// The names of a container's variables, in order.
+fn env_names(c: &Value) -> Vec<&str> {
+    c["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect()
+}
+
 fn secret_ref(c: &Value, name: &str) -> (String, String) {
     let r = &env(c, name)["valueFrom"]["secretKeyRef"];
     (
@@ -392,12 +402,7 @@ fn rocketchat_reaches_its_replica_set_and_owns_its_workspace() {
     let url = env(c, "MONGO_URL")["value"].as_str().unwrap();
     assert!(url.contains("@mongodb-0.mongodb:27017/"), "{url}");
     assert!(url.contains("replicaSet=rs0"), "{url}");
-    let names: Vec<&str> = c["env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["name"].as_str())
-        .collect();
+    let names = env_names(c);
     let pos = |n: &str| names.iter().position(|x| *x == n).unwrap();
     assert!(pos("MONGO_PASSWORD") < pos("MONGO_URL"));
     assert_eq!(
@@ -429,4 +434,360 @@ fn rocketchat_reaches_its_replica_set_and_owns_its_workspace() {
         .map(|(_, o)| o.to_string())
         .find(|s| s.contains("chat.habitat-solidaire.coop/_oauth/keycloak"));
     assert!(realms.is_some(), "no client with the chat's redirect URI");
+}
+
+/// Synapse refuses a database whose LC_COLLATE or LC_CTYPE is not `C`
+/// (element-hq/synapse docs/postgres.md): its Database is created so, from
+/// template0, whatever the cluster's own locale.
+#[test]
+fn synapse_database_sorts_byte_by_byte() {
+    let objects = collective();
+    let (_, db) = objects
+        .iter()
+        .find(|(_, o)| o["kind"] == "Database" && o["metadata"]["name"] == "faire-ecole-chat")
+        .expect("the Database of faire-ecole/chat");
+    assert_eq!(db["spec"]["encoding"], "UTF8");
+    assert_eq!(db["spec"]["localeCollate"], "C");
+    assert_eq!(db["spec"]["localeCType"], "C");
+    assert_eq!(db["spec"]["template"], "template0");
+    // Only the app that needs it: Nextcloud's database keeps the default.
+    let (_, other) = objects
+        .iter()
+        .find(|(_, o)| o["kind"] == "Database" && o["metadata"]["name"] == "faire-ecole-cloud")
+        .unwrap();
+    assert!(other["spec"].get("localeCollate").is_none());
+}
+
+/// Synapse runs as the user its image's start.py switches to (991), not
+/// through start.py (which would call gosu as root: docker/start.py), with
+/// no `UID`/`GID` variables, and its configuration from the file the init
+/// container writes.
+#[test]
+fn synapse_runs_as_its_own_user_from_the_written_config() {
+    let objects = collective();
+    let ns = namespace(&objects, "faire-ecole-chat");
+    let deploy = ns["deployment-synapse.yaml"];
+    let spec = pod_spec(deploy);
+    assert_eq!(spec["securityContext"]["runAsUser"], 991);
+    assert_eq!(spec["securityContext"]["fsGroup"], 991);
+    assert_eq!(deploy["spec"]["replicas"], 1, "one main process");
+    assert_eq!(deploy["spec"]["strategy"]["type"], "Recreate");
+    let synapse = container(deploy, "synapse");
+    let command: Vec<&str> = synapse["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        command,
+        [
+            "python",
+            "-m",
+            "synapse.app.homeserver",
+            "--config-path",
+            "/run/synapse/homeserver.yaml"
+        ]
+    );
+    let names = env_names(synapse);
+    assert!(!names.contains(&"UID") && !names.contains(&"GID"));
+    assert_eq!(synapse["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(synapse["readinessProbe"]["httpGet"]["path"], "/health");
+    assert_eq!(synapse["readinessProbe"]["httpGet"]["port"], "http");
+    assert_eq!(synapse["ports"][0]["containerPort"], 8008);
+    // What `restricted` asks of a pod (the namespace itself is `baseline`
+    // for k8up's backup pods, which read the volume as root).
+    assert_eq!(spec["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        synapse["securityContext"]["allowPrivilegeEscalation"],
+        false
+    );
+    assert_eq!(
+        synapse["securityContext"]["capabilities"]["drop"],
+        serde_json::json!(["ALL"])
+    );
+}
+
+/// The init container's script, run by the real Python on the built
+/// ConfigMap: it writes a complete configuration with every secret from the
+/// environment, and a signing key in Synapse's format (`ed25519 <id>
+/// <unpadded base64 of a 32-byte seed>`: signedjson's
+/// decode_signing_key_base64) that is the same at every start and differs
+/// with another seed.
+#[test]
+fn synapse_configure_writes_the_config_and_a_stable_signing_key() {
+    let objects = collective();
+    let ns = namespace(&objects, "faire-ecole-chat");
+    let config: Value = serde_json::from_str(
+        ns["configmap-synapse.yaml"]["data"]["homeserver.json"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["server_name"], "faire-ecole.org");
+    assert_eq!(config["public_baseurl"], "https://matrix.faire-ecole.org/");
+    assert_eq!(config["serve_server_wellknown"], true);
+    assert_eq!(config["listeners"][0]["x_forwarded"], true);
+    assert_eq!(config["listeners"][0]["port"], 8008);
+    assert_eq!(config["database"]["name"], "psycopg2");
+    assert_eq!(config["database"]["args"]["dbname"], "faire_ecole_chat");
+    assert!(
+        config["database"]["args"].get("password").is_none(),
+        "no secret in the ConfigMap"
+    );
+    let provider = &config["oidc_providers"][0];
+    assert_eq!(
+        provider["issuer"],
+        "https://sso.jardins-numeriques.org/realms/faire-ecole"
+    );
+    assert!(provider.get("client_secret").is_none());
+    let init = &pod_spec(ns["deployment-synapse.yaml"])["initContainers"][0];
+    let script = init["command"][2].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (etc, run) = (dir.path().join("etc"), dir.path().join("run"));
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(etc.join("homeserver.json"), config.to_string()).unwrap();
+    let script = script
+        .replace("/etc/synapse", etc.to_str().unwrap())
+        .replace("/run/synapse", run.to_str().unwrap());
+    let configure = |seed: &str| {
+        let out = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .env_clear()
+            .env("DB_PASSWORD", "db-pw")
+            .env("MACAROON_SECRET_KEY", "mac")
+            .env("FORM_SECRET", "form")
+            .env("REGISTRATION_SHARED_SECRET", "reg")
+            .env("OIDC_CLIENT_SECRET", "oidc-secret")
+            .env("SIGNING_SEED", seed)
+            .output()
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let written: Value =
+            serde_json::from_slice(&std::fs::read(run.join("homeserver.yaml")).unwrap()).unwrap();
+        let key = std::fs::read_to_string(run.join("signing.key")).unwrap();
+        (written, key)
+    };
+    let (written, key) = configure("seed-one");
+    assert_eq!(written["database"]["args"]["password"], "db-pw");
+    assert_eq!(written["macaroon_secret_key"], "mac");
+    assert_eq!(written["form_secret"], "form");
+    assert_eq!(written["registration_shared_secret"], "reg");
+    assert_eq!(written["oidc_providers"][0]["client_secret"], "oidc-secret");
+    assert_eq!(written["signing_key_path"], "/run/synapse/signing.key");
+    let fields: Vec<&str> = key.trim_end().split(' ').collect();
+    assert_eq!(fields.len(), 3, "{key}");
+    assert_eq!(fields[0], "ed25519");
+    assert!(fields[1].starts_with("a_"));
+    let seed = fields[2];
+    assert_eq!(seed.len(), 43, "32 bytes, unpadded");
+    assert!(!seed.contains('='));
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(seed)
+        .expect("unpadded base64");
+    assert_eq!(bytes.len(), 32);
+    assert_eq!(configure("seed-one").1, key, "the same key at every start");
+    assert_ne!(configure("seed-two").1, key);
+}
+
+/// Delegation (element-hq/synapse docs/delegate.md; Matrix spec,
+/// "Resolving server names"): the zone apex routes the well-known paths to
+/// Synapse and resolves to the ingress; Element's config.json names the
+/// homeserver (element-hq/element-web docs/config.md), on a host of its
+/// own, and nginx listens where its Service points (ELEMENT_WEB_PORT).
+#[test]
+fn synapse_is_delegated_from_the_apex_and_element_finds_it() {
+    let dir = common::built(&common::repo().join("examples/collective"));
+    let out = dir.path().join("out");
+    let read = |p: &str| -> Value {
+        yaml_serde::from_str(&std::fs::read_to_string(out.join(p)).unwrap()).unwrap()
+    };
+    let ns = "k8s/louise-michel/faire-ecole-chat";
+    let delegation = read(&format!("{ns}/ingress-delegation.yaml"));
+    let rule = &delegation["spec"]["rules"][0];
+    assert_eq!(rule["host"], "faire-ecole.org");
+    let paths: Vec<&str> = rule["http"]["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            assert_eq!(p["backend"]["service"]["name"], "synapse");
+            p["path"].as_str().unwrap()
+        })
+        .collect();
+    assert!(paths.contains(&"/.well-known/matrix"));
+    assert!(
+        !paths.contains(&"/"),
+        "the rest of the apex is not Synapse's"
+    );
+    assert_eq!(delegation["spec"]["tls"][0]["hosts"][0], "faire-ecole.org");
+    let zone = std::fs::read_to_string(out.join("dns/faire-ecole.org.zone")).unwrap();
+    assert!(
+        zone.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.first() == Some(&"@") && f.contains(&"A") && f.get(4) == Some(&"198.51.100.10")
+        }),
+        "the apex points at the ingress:\n{zone}"
+    );
+    let element: Value = serde_json::from_str(
+        read(&format!("{ns}/configmap-element.yaml"))["data"]["config.json"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let hs = &element["default_server_config"]["m.homeserver"];
+    assert_eq!(hs["base_url"], "https://matrix.faire-ecole.org");
+    assert_eq!(hs["server_name"], "faire-ecole.org");
+    let ingress = read(&format!("{ns}/ingress-element.yaml"));
+    assert_eq!(
+        ingress["spec"]["rules"][0]["host"],
+        "element.faire-ecole.org"
+    );
+    let deploy = read(&format!("{ns}/deployment-element.yaml"));
+    let c = container(&deploy, "element");
+    assert_eq!(env(c, "ELEMENT_WEB_PORT")["value"], "8080");
+    assert_eq!(c["ports"][0]["containerPort"], 8080);
+    assert_eq!(pod_spec(&deploy)["securityContext"]["runAsUser"], 101);
+    let mounts: Vec<&str> = c["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["mountPath"].as_str())
+        .collect();
+    for path in ["/app/config.json", "/etc/nginx/conf.d", "/tmp"] {
+        assert!(mounts.contains(&path), "{path} in {mounts:?}");
+    }
+}
+
+/// Decidim's migrations enable pg_trgm (decidim-proposals,
+/// decidim-initiatives) and ltree (decidim-assemblies), which CloudNativePG
+/// creates in its database; its jobs go to Sidekiq (QUEUE_ADAPTER, the
+/// generator's `--queue sidekiq`, decidim/docker Dockerfile) through
+/// REDIS_URL, into which Kubernetes puts a password that needs no escaping.
+#[test]
+fn decidim_gets_its_extensions_and_its_queue() {
+    let objects = collective();
+    let (_, db) = objects
+        .iter()
+        .find(|(_, o)| {
+            o["kind"] == "Database" && o["metadata"]["name"] == "libraires-independants-congres"
+        })
+        .expect("the Database of libraires-independants/congres");
+    let extensions: Vec<&str> = db["spec"]["extensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert!(extensions.contains(&"pg_trgm") && extensions.contains(&"ltree"));
+    let ns = namespace(&objects, "libraires-independants-congres");
+    for deploy in ["deployment-decidim.yaml", "deployment-sidekiq.yaml"] {
+        let name = ns[deploy]["metadata"]["name"].as_str().unwrap();
+        let c = container(ns[deploy], name);
+        assert_eq!(env(c, "QUEUE_ADAPTER")["value"], "sidekiq");
+        assert_eq!(
+            env(c, "REDIS_URL")["value"],
+            "redis://:$(REDIS_PASSWORD)@redis:6379/0"
+        );
+        // Kubernetes expands $(VAR) only from variables defined before it.
+        let names = env_names(c);
+        let at = |n: &str| names.iter().position(|x| *x == n).unwrap();
+        assert!(at("REDIS_PASSWORD") < at("REDIS_URL"));
+    }
+    let redis = ns["secret-redis.yaml"];
+    assert_eq!(
+        redis["metadata"]["annotations"]["secret-generator.v1.mittwald.de/encoding"],
+        "base64url"
+    );
+    let sidekiq = container(ns["deployment-sidekiq.yaml"], "sidekiq");
+    assert_eq!(
+        sidekiq["command"],
+        serde_json::json!(["bundle", "exec", "sidekiq", "-C", "config/sidekiq.yml"])
+    );
+}
+
+/// The image's files are root's alone (Rails writes config/master.key
+/// with mode 0600, decidim/docker builds as root): the pods run as root,
+/// so the namespace enforces `baseline`, and the containers keep nothing
+/// of root's powers. SECRET_KEY_BASE derives the key of the attributes
+/// Decidim encrypts (decidim-core attribute_encryptor.rb): it is escrowed.
+#[test]
+fn decidim_runs_as_root_without_powers_and_escrows_its_key() {
+    let objects = collective();
+    let ns = namespace(&objects, "libraires-independants-congres");
+    let ns_obj = objects
+        .iter()
+        .find(|(_, o)| {
+            o["kind"] == "Namespace" && o["metadata"]["name"] == "libraires-independants-congres"
+        })
+        .unwrap()
+        .1;
+    assert_eq!(
+        ns_obj["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "baseline"
+    );
+    for (file, name) in [
+        ("deployment-decidim.yaml", "decidim"),
+        ("deployment-sidekiq.yaml", "sidekiq"),
+        ("cronjob-decidim-daily.yaml", "rake"),
+    ] {
+        let c = container(ns[file], name);
+        let sc = &c["securityContext"];
+        assert_eq!(sc["allowPrivilegeEscalation"], false, "{file}");
+        assert_eq!(sc["readOnlyRootFilesystem"], true, "{file}");
+        assert_eq!(
+            sc["capabilities"]["drop"],
+            serde_json::json!(["ALL"]),
+            "{file}"
+        );
+        assert!(pod_spec(ns[file])["securityContext"]
+            .get("runAsUser")
+            .is_none());
+    }
+    let escrow = ns["prebackuppod-escrow.yaml"].to_string();
+    assert!(escrow.contains("secret-key-base"), "{escrow}");
+}
+
+/// An organization's secondary hosts redirect to its host
+/// (decidim-core middleware/current_organization.rb): every host of the
+/// instance is routed, and the bootstrap gives the aliases to the
+/// organization; the scheduled tasks of Decidim's install guide run.
+#[test]
+fn decidim_serves_its_secondary_hosts_and_runs_its_tasks() {
+    let objects = collective();
+    let ns = namespace(&objects, "libraires-independants-congres");
+    let hosts: Vec<&str> = ns["ingress-decidim.yaml"]["spec"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["host"].as_str())
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            "congres.libraires-independants.org",
+            "participer.libraires-independants.org"
+        ]
+    );
+    let migrate = &pod_spec(ns["deployment-decidim.yaml"])["initContainers"][0];
+    assert_eq!(
+        env(migrate, "JARDIN_HOSTS")["value"],
+        "congres.libraires-independants.org participer.libraires-independants.org"
+    );
+    let daily = container(ns["cronjob-decidim-daily.yaml"], "rake").to_string();
+    for task in [
+        "decidim:metrics:all",
+        "decidim:open_data:export",
+        "decidim:reminders:all",
+    ] {
+        assert!(daily.contains(task), "{task}");
+    }
+    let steps = ns["cronjob-decidim-steps.yaml"];
+    assert_eq!(steps["spec"]["schedule"], "*/15 * * * *");
 }

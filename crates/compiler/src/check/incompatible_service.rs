@@ -49,17 +49,15 @@ fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
                 "clusters.{}.services.postgres.{pg_name}",
                 t.cluster
             ));
+            // (problem, help)
             let mut problems = Vec::new();
             if pg.version < need.min_version {
-                problems.push(format!(
-                    "{} needs Postgres {} or newer, \"{pg_name}\" runs {}",
-                    app.app, need.min_version, pg.version
-                ));
-            }
-            if need.collation != "any" && need.collation != pg.collation {
-                problems.push(format!(
-                    "{} needs collation {}, \"{pg_name}\" uses {}",
-                    app.app, need.collation, pg.collation
+                problems.push((
+                    format!(
+                        "{} needs Postgres {} or newer, \"{pg_name}\" runs {}",
+                        app.app, need.min_version, pg.version
+                    ),
+                    "bind a compatible Postgres cluster with `bindings.postgres`, or declare one on the cluster".to_string(),
                 ));
             }
             for ext in need
@@ -67,17 +65,20 @@ fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
                 .iter()
                 .filter(|e| !pg.extensions.contains(e))
             {
-                problems.push(format!(
-                    "{} needs the extension {ext}, which \"{pg_name}\" does not offer",
-                    app.app
+                problems.push((
+                    format!(
+                        "{} needs the extension {ext}, which \"{pg_name}\" does not offer",
+                        app.app
+                    ),
+                    format!("when the cluster's image ships {ext}, add \"{ext}\" to the service's `extensions`; else bind another Postgres cluster with `bindings.postgres`"),
                 ));
             }
-            for p in problems {
+            for (p, help) in problems {
                 out.push(
                     Diagnostic::error(code::INCOMPATIBLE_SERVICE, format!("{}/{name}: {p}", t.id))
                         .with_span(at.as_ref(), "bound here")
                         .with_span(service_span.as_ref(), "the service")
-                        .with_help("bind a compatible Postgres cluster with `bindings.postgres`, or declare one on the cluster"),
+                        .with_help(help),
                 );
             }
         }

@@ -33,6 +33,7 @@ impl Rule for References {
             code::MISSING_SERVICE,
             code::UNKNOWN_BACKUP_TARGET,
             code::BINDING_CROSSES_CLUSTERS,
+            code::CONTRACT_VIOLATION,
         ]
     }
 
@@ -136,6 +137,26 @@ fn tenant(ctx: &Context<'_>, unit: &TenantUnit) -> Vec<Diagnostic> {
                     )
                     .with_span(at("version").as_ref(), "unknown version")
                     .with_help(hint(v, keys(&app.versions.available))),
+                );
+            }
+        }
+        // A host for a part the app does not have would be silently unused.
+        for part in inst.extra_hosts.keys() {
+            if !app.extra_hosts.contains_key(part) {
+                let message = if app.extra_hosts.is_empty() {
+                    format!("{} has no part on a host of its own", app.id)
+                } else {
+                    format!("{} has no part \"{part}\"", app.id)
+                };
+                out.push(
+                    Diagnostic::error(code::CONTRACT_VIOLATION, message)
+                        .with_span(at(&format!("extra_hosts.{part}")).as_ref(), "unknown part")
+                        .with_help(if app.extra_hosts.is_empty() {
+                            "remove `extra_hosts`: the app serves everything on its host"
+                                .to_string()
+                        } else {
+                            hint(part, keys(&app.extra_hosts))
+                        }),
                 );
             }
         }

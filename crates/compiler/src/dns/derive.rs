@@ -9,14 +9,11 @@ use std::collections::BTreeMap;
 
 use super::{canonical_data, fqdn, txt_strings, Origin, OwnedRr, Owner, Rr, ZoneData};
 use jardin_core::model::TenantUnit;
-use jardin_core::model::{Collective, Zone};
+use jardin_core::model::{Catalog, Collective, Zone};
 
 /// The marker label: `_jardin-owner.<name>` holds a TXT that lists which
 /// types jardin owns at `<name>` (see `plan`).
 pub(crate) const MARKER_LABEL: &str = "_jardin-owner";
-
-/// Catalog apps that serve Matrix and need delegation.
-const MATRIX_APPS: &[&str] = &["synapse", "matrix-synapse", "dendrite", "conduit"];
 
 /// A record whose data could not be parsed: reported by `rules` (J0406).
 #[derive(Clone, Debug)]
@@ -37,7 +34,14 @@ pub struct Derived {
 }
 
 /// Derives every zone. Deterministic: zones by apex, records sorted.
-pub fn derive(collective: &Collective, tenants: &[TenantUnit]) -> Derived {
+/// The catalog says which apps are Matrix homeservers for their zone
+/// (`matrix_server`).
+pub fn derive(collective: &Collective, catalog: &Catalog, tenants: &[TenantUnit]) -> Derived {
+    let matrix_servers: Vec<&str> = catalog
+        .iter()
+        .filter(|(_, app)| app.matrix_server)
+        .map(|(id, _)| id.as_str())
+        .collect();
     let mut settings: BTreeMap<String, Zone> = collective
         .zones
         .iter()
@@ -76,7 +80,7 @@ pub fn derive(collective: &Collective, tenants: &[TenantUnit]) -> Derived {
         zone_records(&mut b, apex, z, collective, &contact_domain);
     }
     for t in tenants {
-        tenant_records(&mut b, collective, t);
+        tenant_records(&mut b, collective, t, &matrix_servers);
     }
     let mut zones: Vec<ZoneData> = b.zones.into_values().collect();
     for z in &mut zones {
@@ -255,7 +259,7 @@ fn zone_records(b: &mut Builder, apex: &str, z: &Zone, c: &Collective, contact_d
     }
 }
 
-fn tenant_records(b: &mut Builder, c: &Collective, unit: &TenantUnit) {
+fn tenant_records(b: &mut Builder, c: &Collective, unit: &TenantUnit, matrix_servers: &[&str]) {
     let t = &unit.compiled.tenant;
     if t.state == "archived" {
         return;
@@ -288,8 +292,8 @@ fn tenant_records(b: &mut Builder, c: &Collective, unit: &TenantUnit) {
                 web(b, &format!("www.{apex}"), false, ingress, &owner, &origin);
             }
         }
-        if MATRIX_APPS.contains(&app.app.as_str()) {
-            matrix(b, &app.host, &owner, &origin);
+        if matrix_servers.contains(&app.app.as_str()) {
+            matrix(b, &app.host, ingress, &owner, &origin);
         }
     }
     if let Some(mail) = &t.mail {
@@ -324,21 +328,33 @@ fn web(
     }
 }
 
-/// Matrix federation: an SRV record at the zone apex pointing at the
-/// homeserver, when the zone asks for SRV delegation. With `.well-known`
-/// (the default) the delegation is served over HTTPS by the app, and DNS
-/// needs nothing more than the host's web record.
-fn matrix(b: &mut Builder, host: &str, owner: &Owner, origin: &Origin) {
+/// Matrix federation. The homeserver's users are `@name:<zone apex>`, and
+/// the apex delegates to the homeserver's host: the app serves
+/// `/.well-known/matrix/*` on the apex (the default), so the apex points at
+/// the ingress. With SRV delegation, `_matrix-fed._tcp` (Matrix spec 1.8,
+/// which replaced `_matrix._tcp`) names the host, and the apex still needs
+/// the ingress: a server reached through SRV must show a certificate for
+/// the apex.
+fn matrix(
+    b: &mut Builder,
+    host: &str,
+    ingress: &jardin_core::model::Ingress,
+    owner: &Owner,
+    origin: &Origin,
+) {
     let Some(apex) = b.zone_of(host) else {
         return;
     };
+    if fqdn(host) != apex {
+        web(b, &apex, true, ingress, owner, origin);
+    }
     if b.zones
         .get(&apex)
         .is_some_and(|z| z.settings.matrix_delegation == "srv")
     {
         let data = format!("10 0 443 {}", fqdn(host));
         b.add(
-            &format!("_matrix._tcp.{apex}"),
+            &format!("_matrix-fed._tcp.{apex}"),
             "SRV",
             None,
             &data,
@@ -559,7 +575,14 @@ mod tests {
     #[test]
     fn derives_web_mail_matrix_and_zone_records() {
         let (c, t) = model();
-        let d = derive(&c, &t);
+        let homeserver: jardin_core::model::CatalogApp = serde_json::from_value(json!({
+            "id": "synapse", "description": "", "versions": {"default": "1", "available": {"1": {}}},
+            "requires": {}, "state": [], "secrets": {}, "sizes": {}, "singletons": [],
+            "pod_security": "restricted", "matrix_server": true,
+        }))
+        .unwrap();
+        let catalog = [("synapse".to_string(), homeserver)].into_iter().collect();
+        let d = derive(&c, &catalog, &t);
         assert!(d.rejected.is_empty());
         let a = &d.zones[0];
         assert_eq!(a.apex, "a.org.");
@@ -582,8 +605,13 @@ mod tests {
             "hosts = address"
         );
         assert_eq!(
-            find(b, "_matrix._tcp.b.org.", "SRV"),
+            find(b, "_matrix-fed._tcp.b.org.", "SRV"),
             ["10 0 443 matrix.b.org."]
+        );
+        assert_eq!(
+            find(b, "b.org.", "A"),
+            ["192.0.2.1"],
+            "the apex delegates, and a server reached by SRV shows its certificate"
         );
         assert!(b.records.iter().all(|r| r.rr.ttl == 600));
     }

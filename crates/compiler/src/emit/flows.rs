@@ -484,7 +484,7 @@ mod tests {
         let mut c = crate::test_support::collective_json();
         c["clusters"]["k"]["services"] = json!({
             "postgres": {"pg": {"cluster": "pg-main", "namespace": "databases", "version": 16,
-                                "instances": 2, "storage": "1Gi", "collation": "C", "extensions": []}},
+                                "instances": 2, "storage": "1Gi", "extensions": []}},
             "object_stores": {"s3": {"bucket_class": "s3", "endpoint": "https://s3.example.net:9000",
                                      "location": "paris", "addresses": ["192.0.2.9/32"]}},
         });

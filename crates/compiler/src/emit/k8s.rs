@@ -194,6 +194,19 @@ fn database(
     if !extensions.is_empty() {
         db["spec"]["extensions"] = Value::Array(extensions);
     }
+    // An app that compares text byte by byte (Synapse refuses any other
+    // collation) gets a database of its own locale, whatever the cluster's:
+    // only template0 may be copied with a locale other than its own.
+    if entry
+        .requires
+        .postgres
+        .as_ref()
+        .is_some_and(|p| p.collation == "C")
+    {
+        db["spec"]["template"] = json!("template0");
+        db["spec"]["localeCollate"] = json!("C");
+        db["spec"]["localeCType"] = json!("C");
+    }
     // (object, lives in the app namespace?)
     vec![(source, false), (replica, true), (db, false)]
 }
@@ -259,13 +272,21 @@ fn disruption_budgets(rendered: &[Value]) -> Vec<Value> {
 /// Kinds the cross-tenant rules read from an app's rendered objects
 /// (replicas, volumes, resource requests): they stay in the model, reduced
 /// to the fields in [`READ_BY_RULES_FIELDS`].
-const READ_BY_RULES: [&str; 3] = ["Deployment", "StatefulSet", "PersistentVolumeClaim"];
+const READ_BY_RULES: [&str; 4] = [
+    "Deployment",
+    "StatefulSet",
+    "PersistentVolumeClaim",
+    "Ingress",
+];
 
 /// The fields of those objects the rules read (`check::usage`,
-/// `rwo_replicas`, `ha_single_replica`); `[]` walks every item.
+/// `rwo_replicas`, `ha_single_replica`, `duplicate_host`); `[]` walks
+/// every item.
 const READ_BY_RULES_FIELDS: &[&[&str]] = &[
     &["kind"],
     &["metadata", "name"],
+    &["spec", "rules", "[]", "host"],
+    &["spec", "rules", "[]", "http", "paths", "[]", "path"],
     &["spec", "replicas"],
     &["spec", "accessModes"],
     &["spec", "resources", "requests", "storage"],

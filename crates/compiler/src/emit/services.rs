@@ -71,10 +71,12 @@ pub(crate) fn secrets(entry: &CatalogApp) -> Vec<GeneratedSecret> {
         });
     }
     if entry.requires.redis.is_some() {
+        // Apps that read a URL (Decidim's REDIS_URL) put the password in
+        // it: only characters a URL keeps as they are.
         out.push(GeneratedSecret {
             name: REDIS,
             keys: vec!["password".into()],
-            encoding: None,
+            encoding: Some("base64url"),
         });
     }
     if entry.requires.mongodb.is_some() {

@@ -100,7 +100,7 @@ fn desired(g: &Global, out: &Output, root: PathBuf) -> Result<Vec<ZoneData>, i32
     let Some(collective) = &c.collective else {
         return Err(exit::ERROR);
     };
-    Ok(derive(collective, &c.tenants).zones)
+    Ok(derive(collective, &c.catalog, &c.tenants).zones)
 }
 
 pub(super) fn select<'a>(

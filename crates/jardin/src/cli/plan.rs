@@ -205,7 +205,7 @@ pub(super) fn plan(g: &Global, out: &Output, args: PlanArgs) -> i32 {
     };
     let mut zone_plans = Vec::new();
     if args.dns {
-        match plan_zones(g, out, collective, &c.tenants, &args.dns_server) {
+        match plan_zones(g, out, collective, &c.catalog, &c.tenants, &args.dns_server) {
             Ok(zones) => {
                 for (zone, server) in zones {
                     p.zones.push(
@@ -387,6 +387,7 @@ pub(super) fn plan_zones(
     g: &Global,
     out: &Output,
     collective: &jardin_core::model::Collective,
+    catalog: &jardin_core::model::Catalog,
     tenants: &[jardin_core::model::TenantUnit],
     server: &Option<String>,
 ) -> Result<Vec<(ZonePlan, Option<String>)>, i32> {
@@ -398,7 +399,7 @@ pub(super) fn plan_zones(
         .with_help("plan the zones in a run without --tenant and --cluster, or leave out --dns")]);
         return Err(exit::ERROR);
     }
-    let zones = derive(collective, tenants).zones;
+    let zones = derive(collective, catalog, tenants).zones;
     let selected = super::dns::select(&zones, &[], false, out)?;
     let mut plans = Vec::new();
     let mut errors = Vec::new();

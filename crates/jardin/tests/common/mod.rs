@@ -75,10 +75,9 @@ pub(crate) fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// The manifests a build of `root` writes, by path below `k8s/`, parsed.
-pub(crate) fn built_manifests(
-    root: &Path,
-) -> std::collections::BTreeMap<String, serde_json::Value> {
+/// A build of `root` without the cache, in `<dir>/out`: the directory
+/// lives as long as the returned handle.
+pub(crate) fn built(root: &Path) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let (code, _, stderr) = jardin(&[
@@ -89,7 +88,15 @@ pub(crate) fn built_manifests(
         "--no-cache",
     ]);
     assert_eq!(code, 0, "{stderr}");
-    tree(&out.join("k8s"))
+    tmp
+}
+
+/// The manifests a build of `root` writes, by path below `k8s/`, parsed.
+pub(crate) fn built_manifests(
+    root: &Path,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let tmp = built(root);
+    tree(&tmp.path().join("out/k8s"))
         .into_iter()
         .filter(|(p, _)| p.ends_with(".yaml"))
         .map(|(p, bytes)| {

@@ -333,7 +333,7 @@ fn prepare_and_run(
             whole,
             source,
             &collective,
-            &c.tenants,
+            &c,
             &args.dns_server,
             args.allow_dns_deletes,
         )?)

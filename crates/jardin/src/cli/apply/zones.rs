@@ -17,9 +17,10 @@ use jardin_compiler::apply::{ClusterSchedule, Send};
 use jardin_compiler::dns::derive::derive;
 use jardin_compiler::dns::plan::SavedZone;
 use jardin_compiler::dns::ZoneData;
+use jardin_compiler::pipeline::Compilation;
 use jardin_core::code;
 use jardin_core::diag::Diagnostic;
-use jardin_core::model::{Collective, TenantUnit};
+use jardin_core::model::Collective;
 
 /// The zones of a run, checked and ready to send.
 pub(super) struct Zones {
@@ -54,7 +55,7 @@ pub(super) fn prepare(
     whole: bool,
     source: Source<'_>,
     collective: &Collective,
-    tenants: &[TenantUnit],
+    compiled: &Compilation,
     server: &Option<String>,
     allow_deletes: usize,
 ) -> Result<Zones, i32> {
@@ -66,7 +67,7 @@ pub(super) fn prepare(
         .with_help("apply the zones in a run without --tenant and --cluster, or leave out --dns")]);
         return Err(exit::ERROR);
     }
-    let data = derive(collective, tenants).zones;
+    let data = derive(collective, &compiled.catalog, &compiled.tenants).zones;
     let selected = dns_cli::select(&data, &[], false, out)?;
     let mut unread = Vec::new();
     let send = match source {
