@@ -268,6 +268,15 @@ fn tenant_records(b: &mut Builder, c: &Collective, unit: &TenantUnit, matrix_ser
         return;
     };
     let ingress = &cluster.ingress;
+    // The hosts the tenant's apps serve: an apex one of them serves keeps
+    // that app as the owner of its addresses, not a homeserver delegating.
+    let served: std::collections::BTreeSet<String> = unit
+        .compiled
+        .apps
+        .values()
+        .flat_map(|a| std::iter::once(&a.host).chain(&a.hosts))
+        .map(|h| fqdn(h))
+        .collect();
     for (name, app) in &unit.compiled.apps {
         let owner = Owner::App {
             tenant: t.id.clone(),
@@ -293,7 +302,7 @@ fn tenant_records(b: &mut Builder, c: &Collective, unit: &TenantUnit, matrix_ser
             }
         }
         if matrix_servers.contains(&app.app.as_str()) {
-            matrix(b, &app.host, ingress, &owner, &origin);
+            matrix(b, &app.host, &served, ingress, &owner, &origin);
         }
     }
     if let Some(mail) = &t.mail {
@@ -338,6 +347,7 @@ fn web(
 fn matrix(
     b: &mut Builder,
     host: &str,
+    served: &std::collections::BTreeSet<String>,
     ingress: &jardin_core::model::Ingress,
     owner: &Owner,
     origin: &Origin,
@@ -345,7 +355,7 @@ fn matrix(
     let Some(apex) = b.zone_of(host) else {
         return;
     };
-    if fqdn(host) != apex {
+    if !served.contains(&apex) {
         web(b, &apex, true, ingress, owner, origin);
     }
     if b.zones
@@ -614,6 +624,31 @@ mod tests {
             "the apex delegates, and a server reached by SRV shows its certificate"
         );
         assert!(b.records.iter().all(|r| r.rr.ttl == 600));
+    }
+
+    #[test]
+    fn an_apex_served_by_an_app_stays_that_apps() {
+        let (c, mut t) = model();
+        let chat = t[0].compiled.apps.get_mut("chat").unwrap();
+        chat.host = "matrix.a.org".into();
+        chat.hosts = vec!["matrix.a.org".into()];
+        let homeserver: jardin_core::model::CatalogApp = serde_json::from_value(json!({
+            "id": "synapse", "description": "", "versions": {"default": "1", "available": {"1": {}}},
+            "requires": {}, "state": [], "secrets": {}, "sizes": {}, "singletons": [],
+            "pod_security": "restricted", "matrix_server": true,
+        }))
+        .unwrap();
+        let catalog = [("synapse".to_string(), homeserver)].into_iter().collect();
+        let d = derive(&c, &catalog, &t);
+        assert!(d.rejected.is_empty(), "{:?}", d.rejected);
+        let a = &d.zones[0];
+        let owners: Vec<String> = a
+            .records
+            .iter()
+            .filter(|r| r.rr.name == "a.org." && r.rr.rtype == "A")
+            .map(|r| r.owner.to_string())
+            .collect();
+        assert_eq!(owners, ["app:t/site"], "the site keeps the apex it serves");
     }
 
     #[test]
