@@ -32,6 +32,10 @@ pub struct Options {
     /// Otherwise each tenant's objects are dropped once emitted, validated
     /// and (with `manifests_to`) written: memory stays flat as tenants grow.
     pub keep_objects: bool,
+    /// Keep each app's network flows in [`Compilation::tenants`] (`graph
+    /// --flows`). Otherwise they are dropped once its tenant's objects are
+    /// judged: no phase that spans tenants reads them.
+    pub keep_flows: bool,
     /// Write each manifest below this (staging) directory as soon as its
     /// tenant is emitted and validated.
     pub manifests_to: Option<PathBuf>,
@@ -862,6 +866,11 @@ fn finish_unit(
     if !opts.keep_objects {
         objects = Vec::new();
     }
+    if !opts.keep_flows {
+        for app in unit.compiled.apps.values_mut() {
+            app.flows = Vec::new();
+        }
+    }
     CompiledUnit {
         unit,
         coverage,
@@ -979,6 +988,11 @@ fn graph_outputs(
                 || graph::render::dot(&g),
             );
             files.push(("graph.dot".to_string(), dot.into_bytes()));
+            // Held until the output is swapped in: without the room each
+            // text grew into (up to as much again; 10 MB a 1,000 tenants).
+            for (_, bytes) in &mut files {
+                bytes.shrink_to_fit();
+            }
             files
         })
     } else {

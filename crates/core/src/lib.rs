@@ -7,6 +7,7 @@
 pub mod budget;
 pub mod code;
 pub mod diag;
+pub mod facts;
 pub mod kube;
 pub mod model;
 pub mod quantity;

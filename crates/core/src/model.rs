@@ -445,8 +445,13 @@ pub struct CompiledApp {
     pub(crate) replicas: Option<u32>,
     #[serde(default)]
     pub resources: Option<Resources>,
-    /// The objects the catalog's render function produced.
+    /// The objects the catalog's render function produced; moved out
+    /// when the tenant is emitted.
     pub objects: Vec<serde_json::Value>,
+    /// What the cross-tenant rules read of them, kept once they are
+    /// emitted (`crate::facts`).
+    #[serde(skip)]
+    pub facts: Vec<crate::facts::ObjectFacts>,
     /// The network flows the instance needs, resolved against its cluster
     /// (`emit::flows`), then those of its backup pods (`backup::derive`).
     #[serde(default)]

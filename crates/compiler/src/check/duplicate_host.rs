@@ -58,18 +58,16 @@ pub(super) fn claims(unit: &jardin_core::model::TenantUnit) -> Vec<(String, &str
 /// Ingresses.
 fn routes_elsewhere(app: &jardin_core::model::CompiledApp) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for ingress in app.objects.iter().filter(|o| o["kind"] == "Ingress") {
-        for rule in ingress["spec"]["rules"].as_array().into_iter().flatten() {
-            let Some(host) = rule["host"].as_str() else {
+    for ingress in app.facts.iter().filter(|o| o.is("Ingress")) {
+        for rule in &ingress.routes {
+            let Some(host) = rule.host.as_deref() else {
                 continue;
             };
             if app.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
                 continue;
             }
-            for path in rule["http"]["paths"].as_array().into_iter().flatten() {
-                if let Some(p) = path["path"].as_str() {
-                    out.push((host.to_lowercase(), p.to_string()));
-                }
+            for p in &rule.paths {
+                out.push((host.to_lowercase(), p.to_string()));
             }
         }
     }

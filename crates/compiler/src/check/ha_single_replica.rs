@@ -33,9 +33,9 @@ fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
                 .get(&app.app)
                 .map(|a| a.singletons.as_slice())
                 .unwrap_or_default();
-            for d in app.objects.iter().filter(|o| o["kind"] == "Deployment") {
-                let component = d["metadata"]["name"].as_str().unwrap_or("");
-                if d["spec"]["replicas"].as_u64().unwrap_or(1) >= 2
+            for d in app.facts.iter().filter(|o| o.is("Deployment")) {
+                let component = &*d.name;
+                if d.replicas.unwrap_or(1) >= 2
                     || singletons.iter().any(|s| s == component)
                     || crate::emit::services::SERVERS.contains(&component)
                 {

@@ -247,6 +247,14 @@ mod tests {
                              }]}},
         }))
         .unwrap();
+        let mut compiled = compiled;
+        for app in compiled.apps.values_mut() {
+            app.facts = app
+                .objects
+                .iter()
+                .filter_map(jardin_core::facts::ObjectFacts::of)
+                .collect();
+        }
         TenantUnit {
             compiled,
             source_map: SourceMap::default(),

@@ -1,7 +1,5 @@
 //! J0801: several replicas sharing a ReadWriteOnce volume.
 
-use serde_json::Value;
-
 use super::{Context, Rule};
 use jardin_core::code;
 use jardin_core::code::Code;
@@ -19,37 +17,24 @@ impl Rule for RwoReplicas {
     }
 }
 
-fn claim_names(deployment: &Value) -> Vec<&str> {
-    deployment["spec"]["template"]["spec"]["volumes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v["persistentVolumeClaim"]["claimName"].as_str())
-        .collect()
-}
-
 fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for unit in ctx.tenants {
         let t = &unit.compiled.tenant;
         for (name, app) in &unit.compiled.apps {
             let rwo: Vec<&str> = app
-                .objects
+                .facts
                 .iter()
-                .filter(|o| o["kind"] == "PersistentVolumeClaim")
-                .filter(|o| {
-                    o["spec"]["accessModes"]
-                        .as_array()
-                        .is_some_and(|m| m.iter().any(|m| m == "ReadWriteOnce"))
-                })
-                .filter_map(|o| o["metadata"]["name"].as_str())
+                .filter(|o| o.is("PersistentVolumeClaim"))
+                .filter(|o| o.access_modes.iter().any(|m| &**m == "ReadWriteOnce"))
+                .map(|o| &*o.name)
                 .collect();
-            for d in app.objects.iter().filter(|o| o["kind"] == "Deployment") {
-                let replicas = d["spec"]["replicas"].as_u64().unwrap_or(1);
+            for d in app.facts.iter().filter(|o| o.is("Deployment")) {
+                let replicas = d.replicas.unwrap_or(1);
                 if replicas < 2 {
                     continue;
                 }
-                for claim in claim_names(d).into_iter().filter(|c| rwo.contains(c)) {
+                for claim in d.claims.iter().filter(|c| rwo.contains(&&***c)) {
                     let span = super::app_span(unit, name, "replicas");
                     out.push(
                         Diagnostic::error(
@@ -57,7 +42,7 @@ fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
                             format!(
                                 "{}/{name}: {} runs {replicas} replicas on the ReadWriteOnce volume \"{claim}\"",
                                 t.id,
-                                d["metadata"]["name"].as_str().unwrap_or("")
+                                d.name
                             ),
                         )
                         .with_span(span.as_ref(), "several replicas here")

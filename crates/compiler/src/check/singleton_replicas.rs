@@ -27,10 +27,10 @@ impl Rule for SingletonReplicas {
                     continue;
                 };
                 let mut deployments = app
-                    .objects
+                    .facts
                     .iter()
-                    .filter(|o| o["kind"] == "Deployment")
-                    .map(|d| d["metadata"]["name"].as_str().unwrap_or(""))
+                    .filter(|o| o.is("Deployment"))
+                    .map(|d| &*d.name)
                     .peekable();
                 if deployments.peek().is_none()
                     || !deployments.all(|c| entry.singletons.iter().any(|s| s == c))

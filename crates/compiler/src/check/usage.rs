@@ -42,10 +42,6 @@ pub(crate) struct Unreadable {
     pub(crate) error: QuantityError,
 }
 
-fn containers(pod_spec: &Value) -> impl Iterator<Item = &Value> {
-    pod_spec["containers"].as_array().into_iter().flatten()
-}
-
 type Parse = fn(&Value) -> Result<u64, QuantityError>;
 
 impl Usage {
@@ -55,13 +51,12 @@ impl Usage {
     pub(crate) fn of_app(app: &CompiledApp) -> Result<Usage, Vec<Unreadable>> {
         let mut u = Usage::default();
         let mut bad = Vec::new();
-        for o in &app.objects {
-            let name = o["metadata"]["name"].as_str().unwrap_or("?");
-            match o["kind"].as_str() {
-                Some(kind @ ("Deployment" | "StatefulSet")) => {
-                    let replicas = u128::from(o["spec"]["replicas"].as_u64().unwrap_or(1));
-                    for c in containers(&o["spec"]["template"]["spec"]) {
-                        let res = &c["resources"];
+        for o in &app.facts {
+            let name = if o.name.is_empty() { "?" } else { &*o.name };
+            match &*o.kind {
+                kind @ ("Deployment" | "StatefulSet") => {
+                    let replicas = u128::from(o.replicas.unwrap_or(1));
+                    for c in &o.containers {
                         let sums: [(&str, &str, Parse, &mut u128); 2] = [
                             ("cpu", "CPU", parse_json_cpu, &mut u.cpu_millis),
                             ("memory", "memory", parse_json_bytes, &mut u.memory_bytes),
@@ -69,10 +64,9 @@ impl Usage {
                         for (key, resource, parse, sum) in sums {
                             let mut asked = None;
                             for field in ["requests", "limits"] {
-                                let v = &res[field][key];
-                                if v.is_null() {
+                                let Some(v) = c.resource(field, key) else {
                                     continue;
-                                }
+                                };
                                 match parse(v) {
                                     Ok(n) => {
                                         asked.get_or_insert(n);
@@ -82,7 +76,7 @@ impl Usage {
                                         value: v.to_string(),
                                         place: format!(
                                             "{kind} \"{name}\", container \"{}\", resources.{field}.{key}",
-                                            c["name"].as_str().unwrap_or("?")
+                                            c.name.as_deref().unwrap_or("?")
                                         ),
                                         error,
                                     }),
@@ -94,11 +88,10 @@ impl Usage {
                         }
                     }
                 }
-                Some("PersistentVolumeClaim") => {
-                    let v = &o["spec"]["resources"]["requests"]["storage"];
-                    if v.is_null() {
+                "PersistentVolumeClaim" => {
+                    let Some(v) = &o.storage else {
                         continue;
-                    }
+                    };
                     match parse_json_bytes(v) {
                         Ok(n) => u.storage_bytes = u.storage_bytes.saturating_add(u128::from(n)),
                         Err(error) => bad.push(Unreadable {
@@ -125,6 +118,7 @@ impl Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jardin_core::facts::ObjectFacts;
     use serde_json::json;
 
     fn app(objects: Vec<Value>) -> CompiledApp {
@@ -134,6 +128,10 @@ mod tests {
             "bindings": { "postgres": null, "object_store": null, "smtp": null },
             "missing_services": [], "rendered": true, "objects": objects,
         }))
+        .map(|mut a: CompiledApp| {
+            a.facts = a.objects.iter().filter_map(ObjectFacts::of).collect();
+            a
+        })
         .unwrap()
     }
 

@@ -6,6 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use super::DesiredObject;
+use jardin_core::facts::ObjectFacts;
 use jardin_core::kube::{
     GENERATE_ANNOTATION, GENERATE_ENCODING_ANNOTATION, MANAGED_BY, REPLICATE_FROM,
     REPLICATION_ALLOWED, REPLICATION_ALLOWED_NAMESPACES, TENANT_LABEL,
@@ -269,90 +270,11 @@ fn disruption_budgets(rendered: &[Value]) -> Vec<Value> {
         .collect()
 }
 
-/// Kinds the cross-tenant rules read from an app's rendered objects
-/// (replicas, volumes, resource requests): they stay in the model, reduced
-/// to the fields in [`READ_BY_RULES_FIELDS`].
-const READ_BY_RULES: [&str; 4] = [
-    "Deployment",
-    "StatefulSet",
-    "PersistentVolumeClaim",
-    "Ingress",
-];
-
-/// The fields of those objects the rules read (`check::usage`,
-/// `rwo_replicas`, `ha_single_replica`, `duplicate_host`); `[]` walks
-/// every item.
-const READ_BY_RULES_FIELDS: &[&[&str]] = &[
-    &["kind"],
-    &["metadata", "name"],
-    &["spec", "rules", "[]", "host"],
-    &["spec", "rules", "[]", "http", "paths", "[]", "path"],
-    &["spec", "replicas"],
-    &["spec", "accessModes"],
-    &["spec", "resources", "requests", "storage"],
-    &[
-        "spec",
-        "template",
-        "spec",
-        "volumes",
-        "[]",
-        "persistentVolumeClaim",
-        "claimName",
-    ],
-    &[
-        "spec",
-        "template",
-        "spec",
-        "containers",
-        "[]",
-        "resources",
-        "requests",
-    ],
-];
-
-/// Copies the value at `path` from `src` into `dst`, creating what leads
-/// to it; `[]` copies into the same positions of an array.
-fn copy_path(src: &Value, dst: &mut Value, path: &[&str]) {
-    match path.split_first() {
-        None => *dst = src.clone(),
-        Some((&"[]", rest)) => {
-            let Some(items) = src.as_array() else { return };
-            if !dst.is_array() {
-                *dst = Value::Array(vec![Value::Null; items.len()]);
-            }
-            if let Some(out) = dst.as_array_mut() {
-                for (s, d) in items.iter().zip(out.iter_mut()) {
-                    copy_path(s, d, rest);
-                }
-            }
-        }
-        Some((key, rest)) => {
-            let Some(child) = src.get(*key) else { return };
-            if !dst.is_object() {
-                *dst = Value::Object(Map::new());
-            }
-            if let Some(m) = dst.as_object_mut() {
-                copy_path(child, m.entry(key.to_string()).or_insert(Value::Null), rest);
-            }
-        }
-    }
-}
-
-/// An object reduced to what the rules read: the model keeps it for every
-/// tenant until the rules have run, so it must stay small.
-fn read_by_rules(object: &Value) -> Value {
-    let mut out = Value::Object(Map::new());
-    for path in READ_BY_RULES_FIELDS {
-        copy_path(object, &mut out, path);
-    }
-    out
-}
-
 /// Every object of one tenant.
 ///
-/// The catalog's rendered objects are moved out of `compiled`, except the
-/// kinds the rules read ([`READ_BY_RULES`]), whose fields the rules read
-/// are copied: the rules run after every tenant is emitted.
+/// The catalog's rendered objects are moved out of `compiled`, which keeps
+/// what the rules read of them (`jardin_core::facts`): the rules run after
+/// every tenant is emitted.
 pub(crate) fn tenant_objects(
     collective: &Collective,
     catalog: &Catalog,
@@ -401,14 +323,8 @@ pub(crate) fn tenant_objects(
         );
         objects.extend(buckets(app, catalog_app, collective, cluster));
         objects.extend(disruption_budgets(&app.objects));
-        let read_by_rules: Vec<Value> = app
-            .objects
-            .iter()
-            .filter(|o| READ_BY_RULES.iter().any(|k| o["kind"] == *k))
-            .map(read_by_rules)
-            .collect();
+        app.facts = app.objects.iter().filter_map(ObjectFacts::of).collect();
         objects.append(&mut app.objects);
-        app.objects = read_by_rules;
         for mut value in objects {
             add_labels(&mut value, &labels);
             out.push(DesiredObject::new(

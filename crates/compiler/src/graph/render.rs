@@ -71,10 +71,24 @@ fn sorted(g: &Graph) -> Sorted<'_> {
 
 /// Graphviz: `dot -Tsvg graph.dot > graph.svg`.
 pub fn dot(g: &Graph) -> String {
-    let mut out = String::from(
-        "digraph jardin {\n  rankdir=LR;\n  node [shape=box, fontname=\"sans-serif\"];\n",
-    );
+    const HEAD: &str =
+        "digraph jardin {\n  rankdir=LR;\n  node [shape=box, fontname=\"sans-serif\"];\n";
     let s = sorted(g);
+    // Sized before it is written: tens of megabytes at thousands of
+    // tenants, which growing by doubling would hold twice at the peak.
+    let node_lines: usize = s
+        .nodes
+        .iter()
+        .map(|(n, id)| id.len() + n.kind.len() + n.name.len() + "   [label=\"\\n\"];\n".len())
+        .sum();
+    let edge_lines: usize = s
+        .edges
+        .iter()
+        .map(|(a, b)| s.nodes[*a].1.len() + s.nodes[*b].1.len() + "   -> ;\n".len())
+        .sum();
+    let size = HEAD.len() + node_lines + edge_lines + "}\n".len();
+    let mut out = String::with_capacity(size);
+    out.push_str(HEAD);
     for (n, id) in &s.nodes {
         let _ = writeln!(
             out,
@@ -87,6 +101,7 @@ pub fn dot(g: &Graph) -> String {
         let _ = writeln!(out, "  {} -> {};", s.nodes[*a].1, s.nodes[*b].1);
     }
     out.push_str("}\n");
+    debug_assert_eq!(out.len(), size, "the DOT text's size is computed exactly");
     out
 }
 

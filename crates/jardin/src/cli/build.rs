@@ -102,10 +102,12 @@ pub(super) fn build(g: &Global, out: &Output, root: PathBuf, output: PathBuf) ->
             1 => " and 1 shared service".to_string(),
             n => format!(" and {n} shared services"),
         };
+        let tenants = match tenants.len() {
+            1 => "1 tenant".to_string(),
+            n => format!("{n} tenants"),
+        };
         eprintln!(
-            "wrote {} files for {} tenants{services} to {}",
-            written,
-            tenants.len(),
+            "wrote {written} files for {tenants}{services} to {}",
             output.display()
         );
     }

@@ -15,7 +15,10 @@ pub(super) fn graph(
     format: GraphFormat,
     flows: bool,
 ) -> i32 {
-    let c = pipeline::compile(&options(g, root));
+    let c = pipeline::compile(&pipeline::Options {
+        keep_flows: flows,
+        ..options(g, root)
+    });
     out.diagnostics(&c.diagnostics);
     out.summary(&c);
     let Some(graph) = &c.graph else {

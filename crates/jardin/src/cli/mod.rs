@@ -291,6 +291,7 @@ pub(crate) fn options(g: &Global, root: PathBuf) -> Options {
         tenants: g.tenants.clone(),
         clusters: g.clusters.clone(),
         keep_objects: false,
+        keep_flows: false,
         manifests_to: None,
         only: None,
         progress: progress::tenants_bar(g),
