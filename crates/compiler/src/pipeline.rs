@@ -139,6 +139,9 @@ pub struct Compilation {
     /// Output files besides the manifests (zone files, reports), by path
     /// below the output directory.
     pub extra_files: Vec<(String, Vec<u8>)>,
+    /// Files besides the manifests written straight into
+    /// [`Options::manifests_to`] as they were made (`graph.dot`).
+    pub streamed_files: usize,
     /// Each tenant file whose manifests were written, and its evaluation
     /// key: what the next build may reuse ([`Options::reuse`]).
     pub tenant_keys: Vec<(PathBuf, [u8; 32])>,
@@ -171,13 +174,14 @@ impl Compilation {
     }
 
     /// Writes the files besides the manifests (those went to
-    /// [`Options::manifests_to`] as they were emitted) below `dir`.
+    /// [`Options::manifests_to`] as they were emitted) below `dir`, and
+    /// counts them with those already written there.
     pub fn write_extra_files(&self, dir: &Path) -> std::io::Result<usize> {
         // Thousands of zone files: written on every core.
         self.extra_files
             .par_iter()
             .try_for_each(|(rel, bytes)| crate::emit::write::write_file(dir, rel, bytes))?;
-        Ok(self.extra_files.len())
+        Ok(self.extra_files.len() + self.streamed_files)
     }
 }
 
@@ -656,7 +660,10 @@ fn publish(
     out.objects = tail.objects;
     out.outline = tail.outline;
     match tail.graph_files {
-        Ok(files) => out.extra_files.extend(files),
+        Ok(files) => {
+            out.extra_files.extend(files);
+            out.streamed_files = tail.streamed;
+        }
         Err(cycle) => out.diagnostics.push(cycle),
     }
     out.graph = Some(tail.graph);
@@ -682,8 +689,10 @@ struct Tail {
     objects: Vec<DesiredObject>,
     outline: Vec<Outline>,
     graph: Graph,
-    /// `graph.dot` and the apply orders, or the cycle that prevents them.
+    /// The apply orders, or the cycle that prevents them.
     graph_files: Result<Files, Diagnostic>,
+    /// Files already written below the staging directory (`graph.dot`).
+    streamed: usize,
     shared_time: Duration,
     graph_time: Duration,
 }
@@ -751,8 +760,10 @@ impl Tail {
         outline.par_sort_by_cached_key(Outline::path);
         let shared_time = t2.elapsed();
         let (graph, graph_files, graph_time) =
-            graph_outputs(&outline, tenants, opts.manifests_to.is_some());
+            graph_outputs(&outline, tenants, opts.manifests_to.as_deref());
+        let streamed = usize::from(opts.manifests_to.is_some() && graph_files.is_ok());
         Tail {
+            streamed,
             shared_errors,
             objects,
             outline,
@@ -970,36 +981,52 @@ fn write_manifests(
 /// Output files by path below the output directory.
 type Files = Vec<(String, Vec<u8>)>;
 
-/// The graph of the objects, with `apply-order.txt` per cluster and
-/// `graph.dot` when `files` (a build), or the cycle that prevents an order;
-/// and the time taken.
+/// The graph of the objects, with `apply-order.txt` per cluster, and
+/// `graph.dot` written into `dir` (a build's staging directory), or the
+/// cycle that prevents an order; and the time taken.
 fn graph_outputs(
     outline: &[Outline],
     tenants: &[TenantUnit],
-    files: bool,
+    dir: Option<&Path>,
 ) -> (Graph, Result<Files, Diagnostic>, Duration) {
     let t = Instant::now();
     let g = Graph::build(outline);
     // Without an output directory only a cycle matters.
-    let result = if files {
-        g.waves().map(|waves| {
-            let (mut files, dot) = rayon::join(
-                || apply_order(&g, &waves, outline),
-                || graph::render::dot(&g),
-            );
-            files.push(("graph.dot".to_string(), dot.into_bytes()));
-            // Held until the output is swapped in: without the room each
-            // text grew into (up to as much again; 10 MB a 1,000 tenants).
-            for (_, bytes) in &mut files {
-                bytes.shrink_to_fit();
-            }
-            files
-        })
-    } else {
-        g.acyclic().map(|()| Vec::new())
-    }
-    .map_err(|cycle| cycle_diagnostic(&cycle, tenants));
+    let result = match dir {
+        Some(dir) => g
+            .waves()
+            .map_err(|cycle| cycle_diagnostic(&cycle, tenants))
+            .and_then(|waves| {
+                let (mut files, dot) =
+                    rayon::join(|| apply_order(&g, &waves, outline), || write_dot(&g, dir));
+                dot?;
+                // Held until the output is swapped in: without the room
+                // each text grew into.
+                for (_, bytes) in &mut files {
+                    bytes.shrink_to_fit();
+                }
+                Ok(files)
+            }),
+        None => g
+            .acyclic()
+            .map(|()| Vec::new())
+            .map_err(|cycle| cycle_diagnostic(&cycle, tenants)),
+    };
     (g, result, t.elapsed())
+}
+
+/// `graph.dot`, written as it is rendered: at thousands of tenants it is
+/// the largest output file, and need not be held in memory.
+fn write_dot(g: &Graph, dir: &Path) -> Result<(), Diagnostic> {
+    const PATH: &str = "graph.dot";
+    let written = emit::write::Staging::new(dir)
+        .create(PATH)
+        .and_then(|file| {
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+            graph::render::write_dot(g, &mut w)?;
+            std::io::Write::flush(&mut w)
+        });
+    written.map_err(|e| emit::write::cannot_write(&dir.join(PATH), &e))
 }
 
 /// `k8s/<cluster>/apply-order.txt`: every manifest with its apply wave, in

@@ -62,6 +62,12 @@ impl<'a> Staging<'a> {
 
     /// Writes `bytes` to `rel` below the staging directory.
     pub(crate) fn write(&mut self, rel: &str, bytes: &[u8]) -> io::Result<()> {
+        self.create(rel)?.write_all(bytes)
+    }
+
+    /// Creates `rel` below the staging directory, empty, for a file too
+    /// large to hold in memory before it is written.
+    pub(crate) fn create(&mut self, rel: &str) -> io::Result<std::fs::File> {
         if let Some(why) = unsafe_output_path(rel) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -69,13 +75,12 @@ impl<'a> Staging<'a> {
             ));
         }
         self.dirs_of(rel)?;
-        let mut file = std::fs::OpenOptions::new()
+        std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(self.root.join(rel))?;
-        file.write_all(bytes)
+            .open(self.root.join(rel))
     }
 
     /// Links `rel` below the staging directory to `from`, a regular file

@@ -71,38 +71,31 @@ fn sorted(g: &Graph) -> Sorted<'_> {
 
 /// Graphviz: `dot -Tsvg graph.dot > graph.svg`.
 pub fn dot(g: &Graph) -> String {
-    const HEAD: &str =
-        "digraph jardin {\n  rankdir=LR;\n  node [shape=box, fontname=\"sans-serif\"];\n";
+    let mut out = Vec::new();
+    // Writing to memory does not fail, and every piece is a `str`.
+    let _ = write_dot(g, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`dot`], written as it is made: at thousands of tenants the text is
+/// hundreds of megabytes, which a build need not hold.
+pub fn write_dot(g: &Graph, out: &mut impl std::io::Write) -> std::io::Result<()> {
     let s = sorted(g);
-    // Sized before it is written: tens of megabytes at thousands of
-    // tenants, which growing by doubling would hold twice at the peak.
-    let node_lines: usize = s
-        .nodes
-        .iter()
-        .map(|(n, id)| id.len() + n.kind.len() + n.name.len() + "   [label=\"\\n\"];\n".len())
-        .sum();
-    let edge_lines: usize = s
-        .edges
-        .iter()
-        .map(|(a, b)| s.nodes[*a].1.len() + s.nodes[*b].1.len() + "   -> ;\n".len())
-        .sum();
-    let size = HEAD.len() + node_lines + edge_lines + "}\n".len();
-    let mut out = String::with_capacity(size);
-    out.push_str(HEAD);
+    out.write_all(
+        b"digraph jardin {\n  rankdir=LR;\n  node [shape=box, fontname=\"sans-serif\"];\n",
+    )?;
     for (n, id) in &s.nodes {
-        let _ = writeln!(
+        writeln!(
             out,
             "  {id} [label=\"{}\\n{}\"];",
             n.kind,
             n.name.replace('"', "'")
-        );
+        )?;
     }
     for (a, b) in &s.edges {
-        let _ = writeln!(out, "  {} -> {};", s.nodes[*a].1, s.nodes[*b].1);
+        writeln!(out, "  {} -> {};", s.nodes[*a].1, s.nodes[*b].1)?;
     }
-    out.push_str("}\n");
-    debug_assert_eq!(out.len(), size, "the DOT text's size is computed exactly");
-    out
+    out.write_all(b"}\n")
 }
 
 /// Mermaid flowchart; arrows read "needs".
