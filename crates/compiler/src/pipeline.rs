@@ -664,7 +664,7 @@ fn publish(
             out.extra_files.extend(files);
             out.streamed_files = tail.streamed;
         }
-        Err(cycle) => out.diagnostics.push(cycle),
+        Err(stop) => out.diagnostics.push(stop),
     }
     out.graph = Some(tail.graph);
     out.timings.graph = tail.graph_time;
@@ -689,9 +689,11 @@ struct Tail {
     objects: Vec<DesiredObject>,
     outline: Vec<Outline>,
     graph: Graph,
-    /// The apply orders, or the cycle that prevents them.
+    /// The apply orders, or what prevents them (a cycle, or `graph.dot`
+    /// could not be written).
     graph_files: Result<Files, Diagnostic>,
-    /// Files already written below the staging directory (`graph.dot`).
+    /// Files written below the staging directory along with them
+    /// (`graph.dot`, in a build).
     streamed: usize,
     shared_time: Duration,
     graph_time: Duration,
@@ -761,9 +763,8 @@ impl Tail {
         let shared_time = t2.elapsed();
         let (graph, graph_files, graph_time) =
             graph_outputs(&outline, tenants, opts.manifests_to.as_deref());
-        let streamed = usize::from(opts.manifests_to.is_some() && graph_files.is_ok());
         Tail {
-            streamed,
+            streamed: usize::from(opts.manifests_to.is_some()),
             shared_errors,
             objects,
             outline,

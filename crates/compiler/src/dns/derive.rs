@@ -552,6 +552,17 @@ mod tests {
         (collective, vec![unit])
     }
 
+    /// A catalog whose `synapse` is a Matrix homeserver.
+    fn homeserver_catalog() -> jardin_core::model::Catalog {
+        let homeserver: jardin_core::model::CatalogApp = serde_json::from_value(json!({
+            "id": "synapse", "description": "", "versions": {"default": "1", "available": {"1": {}}},
+            "requires": {}, "state": [], "secrets": {}, "sizes": {}, "singletons": [],
+            "pod_security": "restricted", "matrix_server": true,
+        }))
+        .unwrap();
+        [("synapse".to_string(), homeserver)].into_iter().collect()
+    }
+
     fn find<'a>(z: &'a ZoneData, name: &str, t: &str) -> Vec<&'a str> {
         z.records
             .iter()
@@ -585,13 +596,7 @@ mod tests {
     #[test]
     fn derives_web_mail_matrix_and_zone_records() {
         let (c, t) = model();
-        let homeserver: jardin_core::model::CatalogApp = serde_json::from_value(json!({
-            "id": "synapse", "description": "", "versions": {"default": "1", "available": {"1": {}}},
-            "requires": {}, "state": [], "secrets": {}, "sizes": {}, "singletons": [],
-            "pod_security": "restricted", "matrix_server": true,
-        }))
-        .unwrap();
-        let catalog = [("synapse".to_string(), homeserver)].into_iter().collect();
+        let catalog = homeserver_catalog();
         let d = derive(&c, &catalog, &t);
         assert!(d.rejected.is_empty());
         let a = &d.zones[0];
@@ -632,13 +637,7 @@ mod tests {
         let chat = t[0].compiled.apps.get_mut("chat").unwrap();
         chat.host = "matrix.a.org".into();
         chat.hosts = vec!["matrix.a.org".into()];
-        let homeserver: jardin_core::model::CatalogApp = serde_json::from_value(json!({
-            "id": "synapse", "description": "", "versions": {"default": "1", "available": {"1": {}}},
-            "requires": {}, "state": [], "secrets": {}, "sizes": {}, "singletons": [],
-            "pod_security": "restricted", "matrix_server": true,
-        }))
-        .unwrap();
-        let catalog = [("synapse".to_string(), homeserver)].into_iter().collect();
+        let catalog = homeserver_catalog();
         let d = derive(&c, &catalog, &t);
         assert!(d.rejected.is_empty(), "{:?}", d.rejected);
         let a = &d.zones[0];
