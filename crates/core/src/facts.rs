@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 /// The kinds the rules read.
-pub const KINDS: [&str; 4] = [
+const KINDS: [&str; 4] = [
     "Deployment",
     "StatefulSet",
     "PersistentVolumeClaim",
@@ -17,7 +17,8 @@ pub const KINDS: [&str; 4] = [
 /// One object, reduced to what the rules read.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ObjectFacts {
-    pub kind: Box<str>,
+    /// One of [`KINDS`].
+    pub kind: &'static str,
     pub name: Box<str>,
     /// `spec.replicas`, when it is a whole number.
     pub replicas: Option<u64>,
@@ -53,13 +54,11 @@ impl ObjectFacts {
     /// The facts of `object`, or `None` for a kind no rule reads.
     pub fn of(object: &Value) -> Option<ObjectFacts> {
         let kind = object["kind"].as_str()?;
-        if !KINDS.contains(&kind) {
-            return None;
-        }
+        let kind = *KINDS.iter().find(|k| **k == kind)?;
         let spec = &object["spec"];
         let pod = &spec["template"]["spec"];
         Some(ObjectFacts {
-            kind: kind.into(),
+            kind,
             name: object["metadata"]["name"].as_str().unwrap_or("").into(),
             replicas: spec["replicas"].as_u64(),
             containers: items(&pod["containers"])
@@ -101,8 +100,13 @@ impl ObjectFacts {
 
     /// Whether the object is of `kind`.
     pub fn is(&self, kind: &str) -> bool {
-        &*self.kind == kind
+        self.kind == kind
     }
+}
+
+/// The facts of every object of `objects` a rule reads.
+pub fn of_objects(objects: &[Value]) -> Vec<ObjectFacts> {
+    objects.iter().filter_map(ObjectFacts::of).collect()
 }
 
 impl ContainerFacts {

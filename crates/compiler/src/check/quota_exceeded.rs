@@ -249,11 +249,7 @@ mod tests {
         .unwrap();
         let mut compiled = compiled;
         for app in compiled.apps.values_mut() {
-            app.facts = app
-                .objects
-                .iter()
-                .filter_map(jardin_core::facts::ObjectFacts::of)
-                .collect();
+            app.facts = jardin_core::facts::of_objects(&app.objects);
         }
         TenantUnit {
             compiled,

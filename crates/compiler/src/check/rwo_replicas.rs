@@ -34,7 +34,7 @@ fn run(ctx: &Context<'_>) -> Vec<Diagnostic> {
                 if replicas < 2 {
                     continue;
                 }
-                for claim in d.claims.iter().filter(|c| rwo.contains(&&***c)) {
+                for claim in d.claims.iter().map(|c| &**c).filter(|c| rwo.contains(c)) {
                     let span = super::app_span(unit, name, "replicas");
                     out.push(
                         Diagnostic::error(

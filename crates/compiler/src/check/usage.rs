@@ -53,7 +53,7 @@ impl Usage {
         let mut bad = Vec::new();
         for o in &app.facts {
             let name = if o.name.is_empty() { "?" } else { &*o.name };
-            match &*o.kind {
+            match o.kind {
                 kind @ ("Deployment" | "StatefulSet") => {
                     let replicas = u128::from(o.replicas.unwrap_or(1));
                     for c in &o.containers {
@@ -118,7 +118,6 @@ impl Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jardin_core::facts::ObjectFacts;
     use serde_json::json;
 
     fn app(objects: Vec<Value>) -> CompiledApp {
@@ -129,7 +128,7 @@ mod tests {
             "missing_services": [], "rendered": true, "objects": objects,
         }))
         .map(|mut a: CompiledApp| {
-            a.facts = a.objects.iter().filter_map(ObjectFacts::of).collect();
+            a.facts = jardin_core::facts::of_objects(&a.objects);
             a
         })
         .unwrap()

@@ -6,7 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use super::DesiredObject;
-use jardin_core::facts::ObjectFacts;
+use jardin_core::facts;
 use jardin_core::kube::{
     GENERATE_ANNOTATION, GENERATE_ENCODING_ANNOTATION, MANAGED_BY, REPLICATE_FROM,
     REPLICATION_ALLOWED, REPLICATION_ALLOWED_NAMESPACES, TENANT_LABEL,
@@ -323,7 +323,7 @@ pub(crate) fn tenant_objects(
         );
         objects.extend(buckets(app, catalog_app, collective, cluster));
         objects.extend(disruption_budgets(&app.objects));
-        app.facts = app.objects.iter().filter_map(ObjectFacts::of).collect();
+        app.facts = facts::of_objects(&app.objects);
         objects.append(&mut app.objects);
         for mut value in objects {
             add_labels(&mut value, &labels);
