@@ -154,10 +154,17 @@ impl SourceMap {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StoredSourceMap {
     files: Vec<String>,
     spans: Vec<(String, usize, usize, usize)>,
+}
+
+impl StoredSourceMap {
+    /// (path, file index, start, end), by path.
+    pub fn spans(&self) -> &[(String, usize, usize, usize)] {
+        &self.spans
+    }
 }
 
 #[cfg(test)]

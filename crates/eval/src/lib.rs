@@ -9,6 +9,7 @@ mod cache;
 mod confine;
 mod embedded;
 mod nickel;
+mod plain;
 mod resolve;
 mod shape;
 
@@ -436,6 +437,7 @@ impl Evaluator {
                 collective: collective.clone(),
                 catalog: std::sync::OnceLock::new(),
                 shapes: Shapes::default(),
+                plain: plain::Memo::default(),
             },
         }
     }
@@ -529,8 +531,12 @@ impl Evaluator {
         session: &SessionData,
     ) -> Result<Output, Vec<Diagnostic>> {
         let full_evaluation = || self.evaluate(tenant, "compile_tenant");
-        let Ok(settled) = self.settle(tenant) else {
-            return full_evaluation();
+        let settled = match self.settle_plain(tenant, session) {
+            Some(settled) => settled,
+            None => match self.settle(tenant) {
+                Ok(settled) => settled,
+                Err(_) => return full_evaluation(),
+            },
         };
         let Some(catalog) = session.catalog(self) else {
             return full_evaluation();
@@ -631,6 +637,74 @@ impl Evaluator {
         self.tenant_program(tenant, "jardin.settle_tenant", None)
     }
 
+    /// `settle` in Rust for a tenant file of plain data (`plain.rs`), or
+    /// `None`. The first tenant of each skeleton is settled by the
+    /// interpreter too: where the two differ (a bug in jardin), that
+    /// skeleton is left to the interpreter, and `jardin -v` names it.
+    fn settle_plain(&self, tenant: &Tenant<'_>, session: &SessionData) -> Option<Output> {
+        let memo = &session.plain;
+        let settled = match tenant.reads {
+            [file] => plain::parse(&file.text).and_then(|literal| {
+                plain::settle(&literal, |app, settings| {
+                    memo.settings(app, settings, || self.settle_settings(app, settings).ok())
+                })
+            }),
+            _ => None,
+        };
+        let Some(settled) = settled else {
+            memo.count(false);
+            return None;
+        };
+        let name = self.naming().display(&tenant.path.to_string_lossy());
+        let file = SourceFile::new(name.clone(), tenant.reads[0].text.as_str());
+        let mut source_map = SourceMap::new(Some(file.clone()));
+        for (path, range) in settled.spans {
+            let span = jardin_core::source::Span {
+                file: file.clone(),
+                range,
+            };
+            source_map.insert(path, span);
+        }
+        let output = Output {
+            value: settled.value,
+            source_map,
+        };
+        let agreed = memo.agreed(&settled.skeleton, || match self.settle(tenant) {
+            Ok(interpreted) => {
+                let same = interpreted.value == output.value
+                    && interpreted.source_map.to_stored() == output.source_map.to_stored();
+                if !same {
+                    memo.disagreed(name);
+                }
+                same
+            }
+            // Refused by the interpreter: the tenant is in error, and the
+            // interpreter alone says why.
+            Err(_) => false,
+        });
+        memo.count(agreed);
+        agreed.then_some(output)
+    }
+
+    /// `jardin.settle_settings app settings`: one app's settings after its
+    /// catalog entry's contract.
+    fn settle_settings(
+        &self,
+        app: &str,
+        settings: &serde_json::Value,
+    ) -> Result<serde_json::Value, Vec<Diagnostic>> {
+        let text = settings.to_string();
+        let source = format!("settings-{}.json", blake3::hash(text.as_bytes()).to_hex());
+        let main = format!(
+            "(import \"jardin/std.ncl\").settle_settings {} (import \"{source}\")",
+            serde_json::Value::String(app.to_string())
+        );
+        self.with_context(|worker| {
+            worker.ctx.add_source(&source, &text, InputFormat::Json);
+            self.eval_library_program(worker, "settings-main", main)
+        })
+    }
+
     /// Renders one shape: `jardin.render_shape` on its input with
     /// placeholders.
     fn render_shape(&self, abs: &shape::Abstracted) -> Result<serde_json::Value, Vec<Diagnostic>> {
@@ -666,6 +740,7 @@ struct SessionData {
     collective: serde_json::Value,
     catalog: std::sync::OnceLock<Option<serde_json::Value>>,
     shapes: Shapes,
+    plain: plain::Memo,
 }
 
 impl SessionData {
@@ -737,7 +812,12 @@ impl TenantSession<'_> {
 
     /// How the tenants evaluated so far were rendered.
     pub fn shape_report(&self) -> ShapeReport {
-        self.data.shapes.report()
+        let mut report = self.data.shapes.report();
+        let (in_rust, by_interpreter, disagreements) = self.data.plain.report();
+        report.tenants_settled_in_rust = in_rust;
+        report.tenants_settled_by_interpreter = by_interpreter;
+        report.settle_disagreements = disagreements;
+        report
     }
 }
 
@@ -751,5 +831,349 @@ mod tests {
             nickel_string(Path::new("/a/\"b\"/%{x}")),
             "\"/a/\\\"b\\\"/\\%{x}\""
         );
+    }
+}
+/// Settling in Rust gives what the interpreter gives, value and source
+/// map, or leaves the tenant to it: on every example tenant and on random
+/// tenants, valid or not.
+#[cfg(test)]
+mod plain_settle {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// (what the interpreter gives, what Rust gives), for one tenant text.
+    fn both(
+        ev: &Evaluator,
+        memo: &plain::Memo,
+        path: &Path,
+        reads: &[ReadFile],
+    ) -> (Option<Output>, Option<plain::Settled>) {
+        let t = Tenant {
+            path,
+            reads,
+            collective_json: "{}",
+            collective_hash: blake3::hash(b""),
+        };
+        let interpreted = ev.settle(&t).ok();
+        let rust = match reads {
+            [file] => plain::parse(&file.text).and_then(|lit| {
+                plain::settle(&lit, |app, s| {
+                    memo.settings(app, s, || ev.settle_settings(app, s).ok())
+                })
+            }),
+            _ => None,
+        };
+        (interpreted, rust)
+    }
+
+    /// Panics unless Rust's result, when it has one, is the interpreter's.
+    fn agree(what: &str, interpreted: Option<Output>, rust: Option<plain::Settled>) -> bool {
+        let Some(rust) = rust else { return false };
+        let interpreted = interpreted
+            .unwrap_or_else(|| panic!("{what}: settled in Rust, refused by the interpreter"));
+        assert_eq!(interpreted.value, rust.value, "{what}: values differ");
+        let mut expected = interpreted.source_map.to_stored().spans().to_vec();
+        let mut got: Vec<_> = rust
+            .spans
+            .iter()
+            .map(|(p, r)| (p.clone(), 0, r.start, r.end))
+            .collect();
+        expected.sort();
+        got.sort();
+        assert_eq!(expected, got, "{what}: source maps differ");
+        true
+    }
+
+    fn tenant_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                tenant_files(&path, out);
+            } else if path.parent().is_some_and(|p| p.ends_with("tenants"))
+                && path.extension().is_some_and(|e| e == "ncl")
+            {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn every_example_tenant() {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let mut files = Vec::new();
+        tenant_files(&examples, &mut files);
+        files.sort();
+        let errors = examples.join("errors");
+        let (mut in_rust, mut total) = (0, 0);
+        let memo = plain::Memo::default();
+        for path in &files {
+            let root = path.parent().and_then(Path::parent).expect("a root");
+            let mut ev = Evaluator::new(root, None);
+            if path.starts_with(&errors) {
+                ev = ev.with_import_root(&errors).expect("import root");
+            }
+            let Ok(reads) = ev.reads_of(path) else {
+                continue;
+            };
+            let (interpreted, rust) = both(&ev, &memo, path, &reads);
+            total += 1;
+            in_rust += usize::from(agree(&path.display().to_string(), interpreted, rust));
+        }
+        // Most tenants a person writes are plain data.
+        assert!(
+            total > 60 && in_rust * 2 > total,
+            "{in_rust} of {total} settled in Rust"
+        );
+    }
+
+    fn pick(options: &'static [&'static str]) -> impl Strategy<Value = &'static str> {
+        proptest::sample::select(options)
+    }
+
+    /// Mostly `good`, sometimes `bad`: a random tenant is valid often
+    /// enough to be settled in Rust, and invalid in one place otherwise.
+    fn mostly(
+        good: &'static [&'static str],
+        bad: &'static [&'static str],
+    ) -> BoxedStrategy<&'static str> {
+        prop_oneof![12 => pick(good), 1 => pick(bad)].boxed()
+    }
+
+    const HOSTS: &[&str] = &[
+        "\"cloud.example.org\"",
+        "\"a.bc\"",
+        "\"xn--e1a.example.org\"",
+        "\"b.a1\"",
+    ];
+    const BAD_HOSTS: &[&str] = &[
+        "\"Cloud.example.org\"",
+        "\"x.example.org.\"",
+        "\"a.b\"",
+        "\"example\"",
+        "\"a-.example.org\"",
+        "\"1.2.3.4\"",
+        "\"-a.example.org\"",
+        "3",
+    ];
+    const EMAILS: &[&str] = &["\"a@b.org\"", "\"x.y+z@mail.example.org\""];
+    const BAD_EMAILS: &[&str] = &[
+        "\"bad\"",
+        "\"x@Y.org\"",
+        "\"a b@c.org\"",
+        "\"é@c.org\"",
+        "\"a@b\"",
+        "true",
+    ];
+
+    fn array(
+        good: &'static [&'static str],
+        bad: &'static [&'static str],
+    ) -> impl Strategy<Value = String> {
+        proptest::collection::vec(mostly(good, bad), 0..3)
+            .prop_map(|v| format!("[{}]", v.join(", ")))
+    }
+
+    fn instance() -> impl Strategy<Value = String> {
+        (
+            mostly(
+                &["\"nextcloud\"", "\"hedgedoc\"", "\"jitsi\""],
+                &["\"nope\"", "", "1"],
+            ),
+            mostly(HOSTS, BAD_HOSTS),
+            mostly(&["", "size = \"xs\"", "size = \"m\""], &["size = \"huge\""]),
+            mostly(
+                &["", "replicas = 1", "replicas = 4294967295"],
+                &[
+                    "replicas = 4294967296",
+                    "replicas = 2.5",
+                    "replicas = \"2\"",
+                ],
+            ),
+            (
+                pick(&["", "aliases", "extra_hosts.element", "extra_hosts"]),
+                array(HOSTS, BAD_HOSTS),
+                mostly(HOSTS, BAD_HOSTS),
+            ),
+            mostly(
+                &[
+                    "",
+                    "bindings.postgres = \"main\"",
+                    "bindings = {}",
+                    "bindings = { smtp = \"r\", postgres = \"p\" }",
+                ],
+                &[
+                    "bindings = { postgres = 1 }",
+                    "bindings = { other = \"x\" }",
+                ],
+            ),
+            mostly(
+                &[
+                    "",
+                    "settings.media_ip = \"198.51.100.4\"",
+                    "settings = { allow_anonymous = true }",
+                    "settings = {}",
+                ],
+                &["settings = { bogus = 1 }", "settings = 3"],
+            ),
+            mostly(
+                &["", "backup = \"inherit\""],
+                &[
+                    "backup = { disabled.reason = \"because it is so\" }",
+                    "backup = 'inherit",
+                ],
+            ),
+            mostly(
+                &[
+                    "",
+                    "state = \"suspended\"",
+                    "office = true",
+                    "version = \"1\"",
+                ],
+                &[
+                    "state = \"archived\"",
+                    "office = \"no\"",
+                    "secrets = {}",
+                    "other = 1",
+                ],
+            ),
+        )
+            .prop_map(
+                |(
+                    app,
+                    host,
+                    size,
+                    replicas,
+                    (hosts, list, one),
+                    bindings,
+                    settings,
+                    backup,
+                    more,
+                )| {
+                    let mut fields = Vec::new();
+                    if !app.is_empty() {
+                        fields.push(format!("app = {app}"));
+                    }
+                    fields.push(format!("host = {host}"));
+                    for f in [size, replicas, bindings, settings, backup, more] {
+                        if !f.is_empty() {
+                            fields.push(f.to_string());
+                        }
+                    }
+                    match hosts {
+                        "aliases" => fields.push(format!("aliases = {list}")),
+                        "extra_hosts.element" => {
+                            fields.push(format!("extra_hosts.element = {one}"))
+                        }
+                        "extra_hosts" => fields.push(format!(
+                            "extra_hosts = {{ element = {one}, admin = {one} }}"
+                        )),
+                        _ => {}
+                    }
+                    format!("{{ {} }}", fields.join(", "))
+                },
+            )
+    }
+
+    fn tenant() -> impl Strategy<Value = String> {
+        (
+            mostly(
+                &["\"asso-1\"", "\"ok-name\"", "\"a\""],
+                &["\"Asso\"", "\"-x\"", "\"\"", "1"],
+            ),
+            mostly(
+                &["display_name = \"Name\"", "display_name = \"L'Été\""],
+                &["display_name = 42", ""],
+            ),
+            (pick(&["", "contacts"]), array(EMAILS, BAD_EMAILS)),
+            mostly(
+                &[
+                    "",
+                    "plan = \"p\"",
+                    "state = \"archived\"",
+                    "state = \"suspended\"",
+                ],
+                &[
+                    "plan = null",
+                    "state = \"gone\"",
+                    "backup = {}",
+                    "other = 1",
+                ],
+            ),
+            (pick(&["", "zones"]), array(HOSTS, BAD_HOSTS)),
+            mostly(
+                &[
+                    "",
+                    "mail = { sending_domain = \"a.example.org\", relay = \"r\" }",
+                    "mail = { relay = \"r\", sending_domain = \"a.example.org\" }",
+                ],
+                &[
+                    "mail.relay = \"r\"",
+                    "mail = { sending_domain = \"A.org\", relay = \"r\" }",
+                    "mail = { sending_domain = \"a.example.org\", relay = \"r\", x = 1 }",
+                ],
+            ),
+            mostly(
+                &[
+                    "",
+                    "identity = {}",
+                    "identity.sso = true",
+                    "identity = { admins = [\"a@b.org\"], sso = true }",
+                    "identity = { admins = [] }",
+                ],
+                &["identity = { sso = \"yes\" }", "identity = { other = 1 }"],
+            ),
+            proptest::collection::vec(
+                (
+                    mostly(&["cloud", "pad", "x-1", "\"quoted\""], &["Pad", "\"a b\""]),
+                    instance(),
+                ),
+                0..4,
+            ),
+        )
+            .prop_map(
+                |(id, name, (c, contacts), more, (z, zones), mail, identity, apps)| {
+                    let mut fields = vec![format!("id = {id}"), "cluster = \"c1\"".to_string()];
+                    for f in [name, more, mail, identity] {
+                        if !f.is_empty() {
+                            fields.push(f.to_string());
+                        }
+                    }
+                    if !c.is_empty() {
+                        fields.push(format!("contacts = {contacts}"));
+                    }
+                    if !z.is_empty() {
+                        fields.push(format!("zones = {zones}"));
+                    }
+                    let mut seen = std::collections::HashSet::new();
+                    let apps: Vec<String> = apps
+                        .into_iter()
+                        .filter(|(n, _)| seen.insert(*n))
+                        .map(|(n, body)| format!("    {n} = {body},"))
+                        .collect();
+                    if !apps.is_empty() {
+                        fields.push(format!("apps = {{\n{}\n  }}", apps.join("\n")));
+                    }
+                    format!("{{\n  {},\n}}\n", fields.join(",\n  "))
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 600, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn random_tenants(text in tenant()) {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(dir.path().join("tenants")).unwrap();
+            let path = dir.path().join("tenants/t.ncl");
+            std::fs::write(&path, &text).unwrap();
+            let ev = Evaluator::new(dir.path(), None);
+            let memo = plain::Memo::default();
+            let reads = ev.reads_of(&path).unwrap();
+            let (interpreted, rust) = both(&ev, &memo, &path, &reads);
+            agree(&text, interpreted, rust);
+        }
     }
 }

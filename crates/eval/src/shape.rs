@@ -317,6 +317,7 @@ impl Shapes {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+            ..ShapeReport::default()
         }
     }
 }
@@ -333,6 +334,13 @@ pub struct ShapeReport {
     pub apps_in_full: usize,
     /// Apps rendered per tenant, and why.
     pub per_tenant_apps: BTreeMap<String, Fallback>,
+    /// Tenants whose contracts were checked in Rust (plain data; the
+    /// first of each skeleton by the interpreter too), and by the
+    /// interpreter alone.
+    pub tenants_settled_in_rust: usize,
+    pub tenants_settled_by_interpreter: usize,
+    /// Tenants where the two disagreed (a bug in jardin).
+    pub settle_disagreements: Vec<String>,
 }
 
 #[cfg(test)]

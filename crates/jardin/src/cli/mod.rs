@@ -322,6 +322,15 @@ pub(crate) fn timings(g: &Global, c: &Compilation) {
                 s.apps_from_shapes, s.shapes, s.apps_in_full
             );
         }
+        if s.tenants_settled_in_rust + s.tenants_settled_by_interpreter > 0 {
+            eprintln!(
+                "tenants' contracts: {} checked in Rust (plain data), {} by the interpreter",
+                s.tenants_settled_in_rust, s.tenants_settled_by_interpreter
+            );
+        }
+        for tenant in &s.settle_disagreements {
+            eprintln!("tenant {tenant}: its contracts checked in Rust disagree with the interpreter's (a bug in jardin: please report it); the interpreter's result is used");
+        }
         for (app, why) in &s.per_tenant_apps {
             eprintln!(
                 "app {app} is rendered per tenant: {} (seen first in {})",
