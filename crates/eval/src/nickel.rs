@@ -568,7 +568,7 @@ pub(crate) fn in_interpreter() -> bool {
 
 /// Why interpreter code stopped before returning.
 #[derive(Debug, PartialEq)]
-enum Stop {
+pub(crate) enum Stop {
     /// It panicked, with this message.
     Panic(String),
     /// It went over a budget.
@@ -579,7 +579,7 @@ enum Stop {
 /// ones, and the budget checks unwind through it). Only the interpreter's
 /// own calls go through here: a panic in jardin's code around them is a
 /// jardin bug and must not pass for the interpreter's.
-fn interpreter<T>(f: impl FnOnce() -> T) -> Result<T, Stop> {
+pub(crate) fn interpreter<T>(f: impl FnOnce() -> T) -> Result<T, Stop> {
     IN_NICKEL.with(|flag| flag.set(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     IN_NICKEL.with(|flag| flag.set(false));
