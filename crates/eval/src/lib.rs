@@ -678,9 +678,12 @@ impl Evaluator {
                 }
                 same
             }
-            // Refused by the interpreter: the tenant is in error, and the
-            // interpreter alone says why.
-            Err(_) => false,
+            // Accepted here but refused by the interpreter: a disagreement
+            // too, and the interpreter alone says why.
+            Err(_) => {
+                memo.disagreed(name);
+                false
+            }
         });
         memo.count(agreed);
         agreed.then_some(output)
