@@ -13,7 +13,7 @@
 //! therefore also evaluated in full, and the shape is used only if the two
 //! agree byte for byte; placeholders that come out cut or changed also mark
 //! the shape. An app with such a shape is rendered per tenant from then on,
-//! and `jardin -v` names it (docs/CATALOG.md, "Staying on the fast path").
+//! and `jardin -v` names it (docs/CONFIG.md, "Staying on the fast path").
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};

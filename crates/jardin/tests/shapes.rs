@@ -1,5 +1,5 @@
 //! Rendering once per app shape gives, byte for byte, what evaluating every
-//! tenant in full gives (docs/CATALOG.md, "Staying on the fast path"): on
+//! tenant in full gives (docs/CONFIG.md, "Staying on the fast path"): on
 //! every example, on every error fixture, on random tenants, and for a
 //! catalog app whose render function inspects a name.
 

@@ -101,7 +101,7 @@ pub(crate) struct Global {
     #[arg(long, global = true, value_name = "MIB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(16..=1_048_576))]
     pub max_eval_memory: u64,
     /// Render each app once per shape (names put back in afterwards), or
-    /// every tenant's apps in full; the output is the same (docs/CATALOG.md).
+    /// every tenant's apps in full; the output is the same (docs/CONFIG.md).
     #[arg(long, global = true, value_enum, default_value_t = Render::Shapes)]
     pub render: Render,
 }
